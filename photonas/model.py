@@ -84,7 +84,11 @@ class StyleTransferModel(
             if not (folder / WEIGHTS_NAME).is_file():
                 raise _missing_weights(str(folder / WEIGHTS_NAME), get_preset(cls.preset).code)
             pretrained_model_name_or_path = folder
-        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        except (EntryNotFoundError, LocalEntryNotFoundError, HfHubHTTPError) as err:
+            where = f"{WEIGHTS_NAME} in Hub repo {str(pretrained_model_name_or_path)!r} ({type(err).__name__})"
+            raise _missing_weights(where, ArchCode.parse(kwargs.get("code", get_preset(cls.preset).code))) from err
 
     @classmethod
     def _from_pretrained(
@@ -105,20 +109,17 @@ class StyleTransferModel(
             if not weights.is_file():
                 raise _missing_weights(str(weights), model.code)
         else:
-            try:
-                weights = Path(
-                    hf_hub_download(
-                        repo_id=model_id,
-                        filename=WEIGHTS_NAME,
-                        revision=revision,
-                        cache_dir=cache_dir,
-                        force_download=force_download,
-                        token=token,
-                        local_files_only=local_files_only,
-                    )
+            weights = Path(
+                hf_hub_download(
+                    repo_id=model_id,
+                    filename=WEIGHTS_NAME,
+                    revision=revision,
+                    cache_dir=cache_dir,
+                    force_download=force_download,
+                    token=token,
+                    local_files_only=local_files_only,
                 )
-            except (EntryNotFoundError, LocalEntryNotFoundError, HfHubHTTPError) as err:
-                raise _missing_weights(f"{WEIGHTS_NAME} in Hub repo {model_id!r} ({type(err).__name__})", model.code) from err
+            )
         try:
             safetensors.torch.load_model(model.decoder, str(weights), strict=True)
         except RuntimeError as err:

@@ -74,7 +74,7 @@ class StyleStats:
             with safe_open(str(path), framework="pt", device=str(device)) as f:
                 metadata = f.metadata() or {}
                 tensors = {key: f.get_tensor(key) for key in f.keys()}
-        except (OSError, ValueError, RuntimeError) as err:
+        except Exception as err:  # safetensors raises its own SafetensorError, a bare Exception subclass
             raise ValueError(f"{path} is not a readable style preset: {err}") from None
         if metadata.get("format") != _FORMAT:
             raise ValueError(f"{path} is a safetensors file but not a photonas style preset")

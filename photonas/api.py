@@ -1,0 +1,154 @@
+"""The public one-call API: ``stylize(content, style) -> PIL.Image``.
+
+Everything user-facing (paths, PIL images, numpy arrays, label maps, presets) is turned into
+tensors here; the model only ever sees ``(B, 3, H, W)`` floats.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from photonas.device import autocast, choose_device
+from photonas.io import ImageSource, image_to_tensor, load_image, tensor_to_image
+from photonas.masks import load_label_map
+from photonas.model import StyleTransferModel, model_class
+from photonas.presets import PRESETS, get_preset
+from photonas.style import StyleStats
+
+ModelSource = str | os.PathLike | StyleTransferModel
+#: A style: an image, or a style preset (:class:`StyleStats` or a ``.safetensors`` file of one).
+StyleSource = ImageSource | StyleStats
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(source: str, device: str) -> StyleTransferModel:
+    if source.lower() in PRESETS:
+        model = model_class(source).from_pretrained()
+    else:
+        model = StyleTransferModel.from_pretrained(source)
+    return model.to(device).eval()
+
+
+def load_model(model: ModelSource = "photonas", device: str | torch.device | None = None) -> StyleTransferModel:
+    """A ready model: a preset name (shipped weights), a folder, a Hub repo id, or a model.
+
+    Named models are loaded once per process and device and then reused, so calling
+    :func:`stylize` in a loop does not reload weights.
+    """
+    if isinstance(model, StyleTransferModel):
+        return model.to(choose_device(device)) if device is not None else model
+    name = str(model)
+    if name.lower() not in PRESETS and not os.path.isdir(name):
+        if _looks_like_path(name):
+            raise FileNotFoundError(f"model folder {name} not found; give a preset ({', '.join(PRESETS)}), a folder or a Hub repo id")
+        if "/" not in name:
+            get_preset(name)  # raises: not a preset, and a Hub repo id is owner/name
+    return _load_cached(name, str(choose_device(device)))
+
+
+def _looks_like_path(name: str) -> bool:
+    """A Hub repo id is ``owner/name``; anything path-shaped is meant as a folder."""
+    return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1 or os.path.exists(name)
+
+
+def _model_device(model: StyleTransferModel) -> torch.device:
+    return next(model.decoder.parameters()).device
+
+
+def _labels(source: ImageSource, size: tuple[int, int], name: str, device: torch.device, max_pixels: int | None) -> torch.Tensor:
+    labels = load_label_map(source, size, name=name, max_pixels=max_pixels)
+    return torch.from_numpy(np.ascontiguousarray(labels))[None].to(device)
+
+
+def _is_preset_file(style: StyleSource) -> bool:
+    return isinstance(style, (str, Path)) and str(style).endswith(".safetensors")
+
+
+def _style_stats(
+    net: StyleTransferModel, style: StyleSource, style_mask: ImageSource | None, max_pixels: int | None
+) -> StyleStats:
+    """A style given as statistics, a preset file or an image, as statistics for ``net``."""
+    if _is_preset_file(style):
+        style = StyleStats.load(style)
+    if isinstance(style, StyleStats):
+        if style_mask is not None:
+            raise ValueError("a style preset already holds its regions: pass no style label map with it")
+        return style
+    dev = _model_device(net)
+    image = load_image(style, max_pixels=max_pixels, name="style image")
+    labels = _labels(style_mask, image.size, "style label map", dev, max_pixels) if style_mask is not None else None
+    with torch.inference_mode(), autocast(dev):
+        return net.style_stats(image_to_tensor(image.flattened()).to(dev), labels)
+
+
+def style_preset(
+    style: ImageSource,
+    model: ModelSource = "photonas",
+    *,
+    style_mask: ImageSource | None = None,
+    device: str | torch.device | None = None,
+    max_pixels: int | None = None,
+) -> StyleStats:
+    """Summarise a style photo once for ``model``; save it with ``.save(path)`` and reuse it.
+
+    ``style_mask`` (a label map) adds per-region statistics for masked stylisation.
+    """
+    return _style_stats(load_model(model, device), style, style_mask, max_pixels)
+
+
+def stylize(
+    content: ImageSource,
+    style: StyleSource,
+    model: ModelSource = "photonas",
+    alpha: float = 1.0,
+    masks: tuple[ImageSource, ImageSource | None] | None = None,
+    device: str | torch.device | None = None,
+    *,
+    method: str = "wct",
+    max_pixels: int | None = None,
+) -> Image.Image:
+    """Give ``content`` the colours, tones and light of ``style``; returns a PIL image.
+
+    Args:
+        content: the photo to restyle (path, bytes, PIL image or numpy array), any size.
+            Its EXIF orientation is applied and embedded ICC profiles are converted to sRGB.
+            A transparent content keeps its alpha channel in the result (RGBA out).
+        style: the style photo (same kinds; a transparent one is flattened over white), or a
+            style preset from :func:`style_preset` or its ``.safetensors`` file.
+        model: ``"photonas"`` (default), ``"photonet"``, a folder, a Hub repo id, or a model.
+        alpha: style strength in [0, 1]; 0 reproduces the content through the auto-encoder.
+        masks: ``(content_label_map, style_label_map)`` to transfer region by region (sky to
+            sky); colour-coded maps in the DPST palette or 2-D integer arrays. With a preset
+            made from a style mask, the second entry is None.
+        device: ``"cpu"``, ``"cuda"``, ``"mps"``; default CUDA, then MPS, then CPU.
+        method: ``"wct"`` (default) or ``"adain"``.
+        max_pixels: refuse images larger than this many pixels (decompression-bomb guard).
+
+    Raises:
+        photonas.io.ImageError: an input is not a usable image or label map.
+        photonas.model.WeightsNotFoundError: no trained weights for ``model``.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha (style strength) must be in [0, 1], got {alpha}")
+    net = load_model(model, device)
+    dev = _model_device(net)
+    image = load_image(content, max_pixels=max_pixels, name="content image")
+    content_mask, style_mask = masks if masks is not None else (None, None)
+    content_labels = _labels(content_mask, image.size, "content label map", dev, max_pixels) if content_mask is not None else None
+    if content_mask is not None and style_mask is None and not (isinstance(style, StyleStats) or _is_preset_file(style)):
+        raise ValueError("masks need the style's regions too: masks=(content_label_map, style_label_map)")
+    stats = _style_stats(net, style, style_mask, max_pixels)
+    if content_labels is not None and stats.points and all(len(regions) == 1 for regions in stats.points.values()):
+        raise ValueError(
+            "the style statistics hold no regions (a preset made without a style label map, or regions "
+            "too small to summarise), so masks would have no effect"
+        )
+    with torch.inference_mode(), autocast(dev):
+        out = net.stylize(image_to_tensor(image.rgb).to(dev), stats, alpha=alpha, method=method, content_labels=content_labels)
+    return tensor_to_image(out.float(), alpha=image.alpha)

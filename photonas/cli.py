@@ -1,0 +1,359 @@
+"""The ``photonas`` command: stylise photos or folders of photos, and save style presets.
+
+Examples:
+    photonas stylize content.jpg style.jpg -o out.jpg
+    photonas stylize photos/ style.jpg -o styled/ --ext png
+    photonas stylize content.jpg style.jpg -o out.png --content-mask content_seg.png --style-mask style_seg.png
+    photonas preset style.jpg -o dusk.safetensors
+    photonas stylize photos/ dusk.safetensors -o styled/
+
+Every command is a thin layer over :mod:`photonas.api`: the device is chosen and the model
+loaded once here, then passed to the library for every image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from photonas import __version__
+from photonas.api import load_model, style_preset, stylize
+from photonas.device import choose_device
+from photonas.io import DEFAULT_MAX_PIXELS, IMAGE_FORMATS, MAX_PIXELS_ENV, save_image
+from photonas.model import StyleTransferModel
+from photonas.presets import DEFAULT_PRESET, PRESETS
+
+#: Image files read in batch mode and written by both modes (case-insensitive).
+IMAGE_SUFFIXES: tuple[str, ...] = tuple(sorted(IMAGE_FORMATS))
+PRESET_SUFFIX = ".safetensors"
+
+# What a bad input, missing weights or a failed write raise; anything else is a bug and
+# keeps its traceback. OutOfMemoryError is here because one oversized image should not
+# end a batch.
+_RUNTIME_ERRORS = (ValueError, OSError, torch.cuda.OutOfMemoryError)
+
+_STYLIZE_EXAMPLES = """\
+examples:
+  photonas stylize content.jpg style.jpg -o out.jpg
+  photonas stylize content.jpg style.jpg -o out.png --alpha 0.7 --method adain
+  photonas stylize content.jpg style.jpg -o out.png \\
+      --content-mask content_seg.png --style-mask style_seg.png
+  photonas stylize photos/ style.jpg -o styled/ --ext png
+  photonas stylize photos/ dusk.safetensors -o styled/ --content-mask photos_seg/
+
+In batch mode (CONTENT is a folder) every image directly inside it is stylised with the
+same style, summarised once; a file that fails is reported and skipped, and the exit
+status is 1 if any failed.
+"""
+
+_PRESET_EXAMPLES = """\
+examples:
+  photonas preset style.jpg -o dusk.safetensors
+  photonas preset style.jpg -o dusk_regions.safetensors --style-mask style_seg.png
+  photonas stylize content.jpg dusk.safetensors -o out.jpg
+
+A preset belongs to the model that made it: use the same --model with it.
+"""
+
+
+class UsageError(ValueError):
+    """Arguments that contradict each other or name an unusable output; exit status 2."""
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def _int_in(text: str, low: int, high: int | None = None) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    return _int_in(text, 1)
+
+
+def _quality(text: str) -> int:
+    return _int_in(text, 1, 100)
+
+
+def _suffix(text: str) -> str:
+    suffix = "." + text.lower().lstrip(".")
+    if suffix not in IMAGE_SUFFIXES:
+        raise argparse.ArgumentTypeError(f"unknown image extension {text!r}; use one of {', '.join(IMAGE_SUFFIXES)}")
+    return suffix
+
+
+def _add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_PRESET,
+        metavar="NAME|FOLDER|REPO",
+        help=f"a named model ({', '.join(PRESETS)}), a folder with config.json and model.safetensors, "
+        f"or a Hugging Face Hub repo id (default: {DEFAULT_PRESET})",
+    )
+
+
+def _add_style_mask_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--style-mask", type=Path, metavar="MAP",
+        help="label map of the style image (colour-coded regions, DPST palette)",
+    )
+
+
+def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: CUDA, then MPS, then CPU)")
+    parser.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        metavar="N",
+        help=f"refuse images larger than N pixels (default: ${MAX_PIXELS_ENV}, else {DEFAULT_MAX_PIXELS:,})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``photonas`` argument parser with its ``stylize`` and ``preset`` commands."""
+    models = "\n".join(f"  {p.name:<10} {p.description}" for p in PRESETS.values())
+    parser = argparse.ArgumentParser(
+        prog="photonas",
+        description="Photorealistic style transfer with PhotoNAS and PhotoNet (AAAI 2020):\n"
+        "give a photo the colours, tones and light of another.",
+        epilog=f"named models:\n{models}\n\nRun 'photonas COMMAND --help' for a command's options and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"photonas {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "stylize",
+        help="stylise a photo, or every photo in a folder",
+        description="Give CONTENT the style of STYLE and write the result to OUT.",
+        epilog=_STYLIZE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("content", type=Path, metavar="CONTENT", help="the photo to restyle, or a folder of photos")
+    run.add_argument("style", type=Path, metavar="STYLE", help="the style photo, or a style preset (.safetensors)")
+    run.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="OUT",
+        help="output image (its extension picks the format), or output folder in batch mode",
+    )
+    _add_model_option(run)
+    run.add_argument("--alpha", type=_fraction, default=1.0, metavar="A", help="style strength in [0, 1] (default: 1)")
+    run.add_argument("--method", choices=("wct", "adain"), default="wct", help="feature transform (default: wct)")
+    run.add_argument(
+        "--content-mask", type=Path, metavar="MAP",
+        help="label map of the content image; in batch mode also a folder of maps named like the photos",
+    )
+    _add_style_mask_option(run)
+    run.add_argument(
+        "--ext", type=_suffix, metavar="EXT", help="batch mode: output extension, e.g. png (default: each input's)"
+    )
+    run.add_argument("--quality", type=_quality, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default: 95)")
+    _add_runtime_options(run)
+    run.set_defaults(handler=_stylize_command)
+
+    preset = commands.add_parser(
+        "preset",
+        help="summarise a style photo once into a reusable style preset",
+        description="Save the statistics of STYLE for a model as a small .safetensors style preset,\n"
+        "to pass as STYLE to 'photonas stylize'.",
+        epilog=_PRESET_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    preset.add_argument("style", type=Path, metavar="STYLE", help="the style photo")
+    preset.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="PRESET", help=f"the preset file to write ({PRESET_SUFFIX})"
+    )
+    _add_model_option(preset)
+    _add_style_mask_option(preset)
+    _add_runtime_options(preset)
+    preset.set_defaults(handler=_preset_command)
+    return parser
+
+
+def _is_preset(path: Path) -> bool:
+    return path.name.endswith(PRESET_SUFFIX)
+
+
+def _require_file(path: Path | None, name: str) -> None:
+    """Fail before the model loads if an input file is missing."""
+    if path is not None and not path.exists():
+        raise FileNotFoundError(f"{name} '{path}' not found")
+
+
+def _require_inputs(args: argparse.Namespace) -> None:
+    """The style and label maps exist, so a typo fails before the model loads."""
+    _require_file(args.style, "style preset" if _is_preset(args.style) else "style image")
+    _require_file(args.content_mask, "content label map")
+    _require_file(args.style_mask, "style label map")
+
+
+def _load(args: argparse.Namespace) -> StyleTransferModel:
+    """Choose the device once and load the model on it."""
+    try:
+        device = choose_device(args.device)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    return load_model(args.model, device)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    """Image files directly inside ``folder``, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _check_masks(args: argparse.Namespace) -> None:
+    """Both maps are needed to pair regions, except with a preset that already holds the style's."""
+    if args.style_mask is not None and args.content_mask is None:
+        raise UsageError("--style-mask needs --content-mask: the content's regions are what get paired")
+    if args.content_mask is not None and args.style_mask is None and not _is_preset(args.style):
+        raise UsageError("--content-mask needs --style-mask (or a STYLE preset made with --style-mask)")
+    if args.style_mask is not None and _is_preset(args.style):
+        raise UsageError("a style preset already holds its regions: pass --style-mask to 'photonas preset' instead")
+
+
+def _stylize_command(args: argparse.Namespace) -> int:
+    _check_masks(args)
+    if args.content.is_dir():
+        return _stylize_folder(args)
+    if args.ext is not None:
+        raise UsageError("--ext is for batch mode (CONTENT a folder); in single mode OUT's extension picks the format")
+    if args.output.suffix.lower() not in IMAGE_SUFFIXES:
+        raise UsageError(
+            f"cannot write '{args.output}': unknown image extension {args.output.suffix!r}; "
+            f"use one of {', '.join(IMAGE_SUFFIXES)}"
+        )
+    if args.content_mask is not None and args.content_mask.is_dir():
+        raise UsageError("--content-mask is a folder, which needs CONTENT to be a folder too")
+    _require_file(args.content, "content image")
+    _require_inputs(args)
+    model = _load(args)
+    masks = (args.content_mask, args.style_mask) if args.content_mask is not None else None
+    image = stylize(args.content, args.style, model, args.alpha, masks, method=args.method, max_pixels=args.max_pixels)
+    save_image(image, args.output, quality=args.quality)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _plan_outputs(images: list[Path], out_dir: Path, ext: str | None) -> dict[Path, Path]:
+    """Input → output path; refuses two inputs writing one file or an output overwriting its input."""
+    plan: dict[Path, Path] = {}
+    taken: dict[Path, Path] = {}
+    for image in images:
+        out = out_dir / (image.stem + (ext or image.suffix))
+        if out.resolve() == image.resolve():
+            raise UsageError(f"'{out}' would overwrite its input: choose another OUT folder or --ext")
+        if out in taken:
+            raise UsageError(f"'{taken[out].name}' and '{image.name}' would both be written to '{out}'")
+        taken[out] = image
+        plan[image] = out
+    return plan
+
+
+def _maps_by_stem(content_mask: Path | None) -> dict[str, list[Path]]:
+    """A folder of content label maps, by file stem; empty unless ``content_mask`` is a folder."""
+    maps: dict[str, list[Path]] = {}
+    if content_mask is not None and content_mask.is_dir():
+        for path in _images_in(content_mask):
+            maps.setdefault(path.stem, []).append(path)
+    return maps
+
+
+def _content_map(image: Path, content_mask: Path | None, maps: dict[str, list[Path]]) -> Path | None:
+    """The label map for one photo: the given file, or the map of the same stem in a folder."""
+    if content_mask is None or not content_mask.is_dir():
+        return content_mask
+    matches = maps.get(image.stem, [])
+    if not matches:
+        raise FileNotFoundError(f"no content label map named '{image.stem}.*' in '{content_mask}'")
+    if len(matches) > 1:
+        raise ValueError(f"several content label maps named '{image.stem}.*' in '{content_mask}'")
+    return matches[0]
+
+
+def _stylize_folder(args: argparse.Namespace) -> int:
+    """Batch mode: one style preset, every image in the folder, bad files reported and skipped."""
+    if args.output.exists() and not args.output.is_dir():
+        raise UsageError(f"CONTENT is a folder, so OUT must be a folder, but '{args.output}' is a file")
+    _require_inputs(args)
+    images = _images_in(args.content)
+    if not images:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in '{args.content}'")
+    plan = _plan_outputs(images, args.output, args.ext)
+    model = _load(args)
+    stats = style_preset(args.style, model, style_mask=args.style_mask, max_pixels=args.max_pixels)
+    maps = _maps_by_stem(args.content_mask)
+    args.output.mkdir(parents=True, exist_ok=True)
+    failures: list[tuple[str, str]] = []
+    with tqdm(plan.items(), desc="stylising", unit="image", file=sys.stderr) as bar:
+        for image, out in bar:
+            bar.set_postfix_str(image.name)
+            try:
+                content_map = _content_map(image, args.content_mask, maps)
+                masks = (content_map, None) if content_map is not None else None
+                result = stylize(image, stats, model, args.alpha, masks, method=args.method, max_pixels=args.max_pixels)
+                save_image(result, out, quality=args.quality)
+            except _RUNTIME_ERRORS as err:
+                failures.append((image.name, _one_line(err)))
+                bar.write(f"photonas: skipped {image.name}: {_one_line(err)}", file=sys.stderr)
+    summary = f"stylised {len(plan) - len(failures)} of {len(plan)} images into {args.output}"
+    if failures:
+        summary += "; failed: " + ", ".join(f"{name} ({reason})" for name, reason in failures)
+    print(summary)
+    return 1 if failures else 0
+
+
+def _preset_command(args: argparse.Namespace) -> int:
+    if not _is_preset(args.output):
+        raise UsageError(f"the preset file must end in {PRESET_SUFFIX}, got '{args.output}'")
+    if _is_preset(args.style):
+        raise UsageError(f"STYLE '{args.style}' is already a style preset; pass the style photo")
+    _require_file(args.style, "style image")
+    _require_file(args.style_mask, "style label map")
+    model = _load(args)
+    style_preset(args.style, model, style_mask=args.style_mask, max_pixels=args.max_pixels).save(args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``photonas`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    Exit status: 0 success, 1 a failed input, model or write, 2 a usage error, 130 interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version and argparse's own usage errors
+        return int(stop.code or 0)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except UsageError as err:
+        print(f"photonas: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except _RUNTIME_ERRORS as err:
+        print(f"photonas: error: {_one_line(err)}", file=sys.stderr)
+        return 1

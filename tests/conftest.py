@@ -1,0 +1,35 @@
+"""Shared test fixtures: the benchmark data folder and a writer for generated images."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data folder: env PHOTONAS_DATA, else <repo root>/../shared/data."""
+    env = os.environ.get("PHOTONAS_DATA")
+    path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    if not path.is_dir():
+        pytest.skip(f"shared data not found at {path}: set PHOTONAS_DATA")
+    return path
+
+
+@pytest.fixture
+def write_image(tmp_path: Path) -> Callable[..., Path]:
+    """Saves a generated PIL image under tmp_path and returns its path.
+
+    Call as `write_image(image, "name.png", **save_options)`.
+    """
+
+    def write(image: Image.Image, filename: str, **save_options: object) -> Path:
+        path = tmp_path / filename
+        image.save(path, **save_options)
+        return path
+
+    return write

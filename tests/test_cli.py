@@ -1,0 +1,251 @@
+"""The ``photonas`` command, run in-process through ``main(argv)`` with a small untrained model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from photonas import __version__, cli
+from photonas.api import style_preset
+from photonas.arch import PHOTONAS
+from photonas.model import StyleTransferModel
+from photonas.presets import PRESETS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONTENT_SIZE = (48, 40)  # (width, height)
+STYLE_SIZE = (67, 101)
+BLUE, GREEN = (0, 0, 255), (0, 255, 0)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A seeded, untrained PhotoNAS-code model saved as a folder (its transfers are in the decoder)."""
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("model")
+    StyleTransferModel(str(PHOTONAS)).save_pretrained(folder)
+    return str(folder)
+
+
+def _photo(size: tuple[int, int], seed: int) -> Image.Image:
+    """A smooth gradient with a little noise, so every statistic is well defined."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width] / np.array([height, width])[:, None, None]
+    rgb = np.stack([x, y, 1 - x * y], axis=-1) * rng.uniform(0.5, 1.0, 3) + rng.normal(0, 0.05, (height, width, 3))
+    return Image.fromarray(np.uint8(np.clip(rgb, 0, 1) * 255))
+
+
+def _halves(size: tuple[int, int], vertical_split: bool = True) -> Image.Image:
+    """A two-region DPST label map: blue then green, split left/right or top/bottom."""
+    width, height = size
+    data = np.zeros((height, width, 3), np.uint8)
+    if vertical_split:
+        data[:, : width // 2], data[:, width // 2 :] = BLUE, GREEN
+    else:
+        data[: height // 2], data[height // 2 :] = BLUE, GREEN
+    return Image.fromarray(data)
+
+
+def _save(image: Image.Image, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+@pytest.fixture
+def content(tmp_path: Path) -> Path:
+    return _save(_photo(CONTENT_SIZE, 1), tmp_path / "content.png")
+
+
+@pytest.fixture
+def style(tmp_path: Path) -> Path:
+    return _save(_photo(STYLE_SIZE, 2), tmp_path / "style.jpg")
+
+
+def _run(*argv: object) -> int:
+    return cli.main([str(a) for a in argv])
+
+
+def _opened(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        image.load()
+        return image.copy()
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run("--version") == 0
+    assert capsys.readouterr().out.strip() == f"photonas {__version__}"
+
+
+def test_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run("--help") == 0
+    out = capsys.readouterr().out
+    assert "stylize" in out and "preset" in out
+    assert all(name in out for name in PRESETS)
+    assert _run("stylize", "--help") == 0
+    out = capsys.readouterr().out
+    assert "--content-mask" in out and "--max-pixels" in out and "examples:" in out
+    assert _run("preset", "--help") == 0
+    assert "examples:" in capsys.readouterr().out
+
+
+def test_stylize_single_image(
+    model_dir: str, content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out" / "result.png"
+    assert _run("stylize", content, style, "-o", out, "--model", model_dir, "--device", "cpu") == 0
+    result = _opened(out)
+    assert result.size == CONTENT_SIZE and result.mode == "RGB"
+    assert str(out) in capsys.readouterr().out
+
+
+def test_stylize_adain_jpeg(model_dir: str, content: Path, style: Path, tmp_path: Path) -> None:
+    out = tmp_path / "result.JPG"
+    argv = ("stylize", content, style, "-o", out, "--model", model_dir, "--method", "adain", "--alpha", "0.5")
+    assert _run(*argv, "--quality", "80") == 0
+    with Image.open(out) as result:
+        assert result.format == "JPEG" and result.size == CONTENT_SIZE
+
+
+def test_batch_with_corrupt_file(
+    model_dir: str, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summaries = []
+
+    def counted_preset(*args: object, **kwargs: object) -> object:
+        summaries.append(args[0])
+        return style_preset(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "style_preset", counted_preset)
+    photos = tmp_path / "photos"
+    _save(_photo(CONTENT_SIZE, 3), photos / "a.png")
+    _save(_photo(STYLE_SIZE, 4), photos / "b.JPG")
+    (photos / "bad.jpg").write_bytes(b"\xff\xd8 definitely not a jpeg")
+    (photos / "notes.txt").write_text("not an image")
+    _save(_photo(CONTENT_SIZE, 5), photos / "nested" / "skipped.png")
+    out = tmp_path / "styled"
+
+    assert _run("stylize", photos, style, "-o", out, "--model", model_dir) == 1
+
+    assert summaries == [style]  # the style is summarised once for the whole folder
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.JPG"]
+    assert _opened(out / "a.png").size == CONTENT_SIZE
+    assert _opened(out / "b.JPG").size == STYLE_SIZE
+    captured = capsys.readouterr()
+    assert "stylised 2 of 3 images" in captured.out and "failed: bad.jpg (" in captured.out
+    assert "bad.jpg" in captured.err and "Traceback" not in captured.err
+
+
+def test_preset_then_stylize(model_dir: str, content: Path, style: Path, tmp_path: Path) -> None:
+    preset = tmp_path / "look.safetensors"
+    assert _run("preset", style, "-o", preset, "--model", model_dir) == 0
+    assert preset.is_file()
+    from_preset, from_image = tmp_path / "from_preset.png", tmp_path / "from_image.png"
+    assert _run("stylize", content, preset, "-o", from_preset, "--model", model_dir) == 0
+    assert _run("stylize", content, style, "-o", from_image, "--model", model_dir) == 0
+    np.testing.assert_array_equal(np.asarray(_opened(from_preset)), np.asarray(_opened(from_image)))
+
+
+def test_preset_needs_safetensors_name(style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run("preset", style, "-o", tmp_path / "look.bin") == 2
+    assert ".safetensors" in capsys.readouterr().err
+
+
+def test_masks_single_and_batch(
+    model_dir: str, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    style_map = _save(_halves(STYLE_SIZE, vertical_split=False), tmp_path / "style_seg.png")
+    photos, maps = tmp_path / "photos", tmp_path / "photos_seg"
+    first = _save(_photo(CONTENT_SIZE, 6), photos / "first.png")
+    _save(_photo(CONTENT_SIZE, 7), photos / "unmapped.png")
+    first_map = _save(_halves(CONTENT_SIZE), maps / "first.png")
+
+    single = tmp_path / "single.png"
+    masks = ("--content-mask", first_map, "--style-mask", style_map)
+    unmasked = tmp_path / "unmasked.png"
+    assert _run("stylize", first, style, "-o", single, "--model", model_dir, *masks) == 0
+    assert _run("stylize", first, style, "-o", unmasked, "--model", model_dir) == 0
+    assert _opened(single).size == CONTENT_SIZE
+    assert not np.array_equal(np.asarray(_opened(single)), np.asarray(_opened(unmasked)))  # regions were used
+
+    out = tmp_path / "styled"
+    batch_masks = ("--content-mask", maps, "--style-mask", style_map)
+    assert _run("stylize", photos, style, "-o", out, "--model", model_dir, *batch_masks, "--ext", "webp") == 1
+    assert [p.name for p in out.iterdir()] == ["first.webp"]
+    captured = capsys.readouterr()
+    assert "stylised 1 of 2 images" in captured.out and "unmapped.png (no content label map" in captured.out
+
+
+def test_content_mask_needs_style_regions(
+    content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    content_map = _save(_halves(CONTENT_SIZE), tmp_path / "seg.png")
+    assert _run("stylize", content, style, "-o", tmp_path / "out.png", "--content-mask", content_map) == 2
+    assert "--style-mask" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("-o", "out.gif"), "unknown image extension '.gif'"),
+        (("-o", "out.png", "--ext", "png"), "--ext is for batch mode"),
+        (("-o", "out.png", "--device", "warp-drive"), "unknown device"),
+    ],
+)
+def test_usage_errors(
+    content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
+) -> None:
+    argv = tuple(str(tmp_path / a) if a.startswith("out.") else a for a in argv)
+    assert _run("stylize", content, style, *argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("photonas: error: ") and message in err
+    assert not list(tmp_path.glob("out.*"))
+
+
+def test_bad_option_value(content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run("stylize", content, style, "-o", tmp_path / "out.png", "--alpha", "1.5") == 2
+    assert "--alpha: must be in [0, 1]" in capsys.readouterr().err
+
+
+def test_missing_content(model_dir: str, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.jpg"
+    assert _run("stylize", missing, style, "-o", tmp_path / "out.png", "--model", model_dir) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines() == [f"photonas: error: content image '{missing}' not found"]
+
+
+def test_default_model_without_weights(
+    content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if (PRESETS["photonas"].weights_dir / "model.safetensors").is_file():
+        pytest.skip("shipped photonas weights exist")
+    assert _run("stylize", content, style, "-o", tmp_path / "out.png") != 0
+    err = capsys.readouterr().err
+    assert "no trained decoder" in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1
+
+
+def test_keyboard_interrupt_is_quiet(
+    content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "load_model", interrupted)
+    assert _run("stylize", content, style, "-o", tmp_path / "out.png") == 130
+    assert capsys.readouterr().err == ""
+
+
+def test_python_m_entry_point() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "photonas", "--version"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"photonas {__version__}"

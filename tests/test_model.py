@@ -1,0 +1,137 @@
+import json
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from photonas.arch import PHOTONAS, PHOTONET, ArchCode
+from photonas.model import PhotoNAS, PhotoNet, StyleTransferModel, WeightsNotFoundError
+from photonas.presets import PRESETS
+from photonas.style import StyleStats
+
+
+def _model(code, seed: int = 0) -> StyleTransferModel:
+    torch.manual_seed(seed)
+    return StyleTransferModel(str(code)).eval()
+
+
+@pytest.fixture(scope="module")
+def photonet():
+    return _model(PHOTONET)
+
+
+def _codes() -> list[ArchCode]:
+    rng = random.Random(7)
+    return [ArchCode.parse("0" * 32), PHOTONET, PHOTONAS] + [ArchCode.random(rng) for _ in range(4)]
+
+
+@pytest.mark.parametrize("code", _codes(), ids=str)
+def test_every_code_stylises_any_size_without_nan(code):
+    model = _model(code)
+    style = torch.rand(1, 3, 48, 40)
+    with torch.no_grad():
+        for h, w in ((64, 64), (67, 101)):
+            out = model.stylize(torch.rand(2, 3, h, w), style)
+            assert out.shape == (2, 3, h, w)
+            assert torch.isfinite(out).all()
+
+
+def test_reconstruct_restores_size(photonet):
+    with torch.no_grad():
+        assert photonet.reconstruct(torch.rand(1, 3, 67, 101)).shape == (1, 3, 67, 101)
+        assert photonet.reconstruct(torch.rand(1, 3, 1, 1)).shape == (1, 3, 1, 1)
+
+
+def test_alpha_zero_is_reconstruction(photonet):
+    content = torch.rand(1, 3, 64, 80)
+    with torch.no_grad():
+        out = photonet.stylize(content, torch.rand(1, 3, 32, 32), alpha=0.0)
+        assert torch.equal(out, photonet.reconstruct(content))
+
+
+def test_style_stats_reuse_and_preset_round_trip(photonet, tmp_path):
+    content, style = torch.rand(1, 3, 48, 64), torch.rand(1, 3, 64, 48)
+    with torch.no_grad():
+        stats = photonet.style_stats(style)
+        assert set(stats.points) == set(photonet.transfer_points)
+        assert stats.decoder_id  # in-decoder positions depend on the decoder's weights
+        direct = photonet.stylize(content, style)
+        assert torch.equal(photonet.stylize(content, stats), direct)
+        stats.save(tmp_path / "style.safetensors")
+        loaded = StyleStats.load(tmp_path / "style.safetensors")
+        assert torch.equal(photonet.stylize(content, loaded), direct)
+
+
+def test_preset_from_another_decoder_is_refused(photonet):
+    with torch.no_grad():
+        stats = photonet.style_stats(torch.rand(1, 3, 32, 32))
+    other = _model(PHOTONET, seed=1)
+    with pytest.raises(ValueError, match="another decoder"):
+        other.stylize(torch.rand(1, 3, 32, 32), stats)
+    with pytest.raises(ValueError, match="lack positions"):
+        _model(PHOTONAS).stylize(torch.rand(1, 3, 32, 32), StyleStats({}, str(PHOTONET)))
+
+
+def test_encoder_only_points_skip_the_decoder():
+    code = ArchCode.parse("1" + "0" * 31)  # only the bottleneck transfer on relu5_1
+    model = _model(code)
+    with torch.no_grad():
+        stats = model.style_stats(torch.rand(1, 3, 32, 32))
+    assert list(stats.points) == ["d0.transfer"] and stats.decoder_id == ""
+
+
+def test_save_load_round_trip_is_bit_exact_and_holds_the_decoder_only(photonet, tmp_path):
+    photonet.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["code"] == str(PHOTONET)
+    with safe_open(str(tmp_path / "model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert keys == set(photonet.decoder.state_dict())
+    assert not any("encoder" in k or "block1_conv1" in k for k in keys)
+    loaded = StyleTransferModel.from_pretrained(tmp_path)
+    assert loaded.code == PHOTONET and not loaded.training
+    for (name, a), b in zip(photonet.decoder.state_dict().items(), loaded.decoder.state_dict().values()):
+        assert torch.equal(a, b), name
+    content, style = torch.rand(1, 3, 40, 56), torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(photonet.stylize(content, style), loaded.stylize(content, style))
+
+
+def test_loading_is_strict(photonet, tmp_path):
+    photonet.save_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"code": str(PHOTONAS)}))
+    with pytest.raises(ValueError, match="does not fit architecture code"):
+        StyleTransferModel.from_pretrained(tmp_path)
+
+
+def test_missing_weights_say_where_and_what_to_do(tmp_path):
+    with pytest.raises(WeightsNotFoundError, match="looked for .*model.safetensors.*train_decoder.py"):
+        StyleTransferModel.from_pretrained(tmp_path)
+    for cls in (PhotoNAS, PhotoNet):
+        if (PRESETS[cls.preset].weights_dir / "model.safetensors").exists():
+            continue
+        with pytest.raises(WeightsNotFoundError, match=f"weights/{cls.preset}/model.safetensors"):
+            cls.from_pretrained()
+
+
+def test_presets_default_codes():
+    assert PhotoNAS.preset == "photonas" and PhotoNet.preset == "photonet"
+    assert PRESETS["photonas"].code == PHOTONAS and PRESETS["photonet"].code == PHOTONET
+
+
+def test_offline_hub_repo_gives_the_clear_error(tmp_path):
+    """HF_HUB_OFFLINE is read at import, so this runs in a fresh interpreter."""
+    script = (
+        "from photonas.model import StyleTransferModel, WeightsNotFoundError\n"
+        "try:\n"
+        "    StyleTransferModel.from_pretrained('nobody/no-such-photonas-repo')\n"
+        "except WeightsNotFoundError as err:\n"
+        "    print('OK', err)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith("OK"), result.stderr
+    assert "nobody/no-such-photonas-repo" in result.stdout

@@ -1,0 +1,124 @@
+import pytest
+import torch
+
+from photonas.transforms import (
+    EXACT_WCT,
+    GLOBAL,
+    WCTConfig,
+    adain,
+    feature_stats,
+    moments,
+    region_stats,
+    region_transfer,
+    wct,
+)
+
+
+def _correlated(seed: int, shape=(1, 16, 24, 24), scale=3.0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    mix = torch.randn(shape[1], shape[1], generator=g)
+    x = torch.randn(shape[0], shape[1], shape[2] * shape[3], generator=g)
+    return (scale * mix @ x + torch.rand(shape[1], 1, generator=g) * 5).view(shape)
+
+
+def test_smoke_shapes_and_dtype():
+    content, style = _correlated(0, (2, 16, 10, 12)), _correlated(1)
+    stats = feature_stats(style)
+    assert stats.mean.shape == (1, 16) and stats.color.shape == (1, 16, 16) and stats.std.shape == (1, 16)
+    for fn in (wct, adain):
+        out = fn(content, stats)
+        assert out.shape == content.shape and out.dtype == content.dtype
+
+
+def test_exact_wct_gives_the_style_covariance():
+    content, style = _correlated(0), _correlated(1, (1, 16, 30, 30))
+    out = wct(content, feature_stats(style), config=EXACT_WCT)
+    mean, cov = moments(out.flatten(2))
+    s_mean, s_cov = moments(style.flatten(2))
+    assert torch.allclose(mean, s_mean, atol=1e-4 * s_mean.abs().max())
+    assert (cov - s_cov).abs().max() < 1e-4 * s_cov.abs().max()
+
+
+def test_default_shrinkage_deliberately_undershoots_the_style_covariance():
+    content, style = _correlated(0), _correlated(1, (1, 16, 30, 30))
+    _, cov = moments(wct(content, feature_stats(style)).flatten(2))
+    _, s_cov = moments(style.flatten(2))
+    assert cov.diagonal(dim1=1, dim2=2).sum() < 0.8 * s_cov.diagonal(dim1=1, dim2=2).sum()
+
+
+def test_alpha_zero_returns_the_content_and_alpha_blends():
+    content, style = _correlated(0), feature_stats(_correlated(1))
+    assert torch.equal(wct(content, style, alpha=0.0), content)
+    assert torch.equal(adain(content, style, alpha=0.0), content)
+    half = wct(content, style, alpha=0.5)
+    assert torch.allclose(half, 0.5 * wct(content, style) + 0.5 * content, atol=1e-4)
+
+
+def test_adain_matches_channel_mean_and_std():
+    content, style = _correlated(0), _correlated(1)
+    out = adain(content, feature_stats(style))
+    assert torch.allclose(out.mean((2, 3)), style.mean((2, 3)), atol=1e-3)
+    assert torch.allclose(out.std((2, 3)), style.std((2, 3)), rtol=1e-2)
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 1, 1), (1, 8, 1, 5), (1, 8, 6, 6)])
+def test_flat_and_tiny_features_give_no_nan(shape):
+    flat = torch.full(shape, 0.7)
+    other = _correlated(2, (1, 8, 6, 6))
+    for fn in (wct, adain):
+        for content, style in ((flat, other), (other, flat), (flat, flat)):
+            out = fn(content, feature_stats(style))
+            assert torch.isfinite(out).all()
+    # a flat style paints its single colour
+    out = wct(other, feature_stats(torch.full((1, 8, 6, 6), 0.7)))
+    assert torch.allclose(out, torch.full_like(out, 0.7), atol=1e-5)
+
+
+def test_batch_style_broadcast_and_mismatch():
+    content = _correlated(0, (3, 16, 8, 8))
+    single = feature_stats(_correlated(1))
+    batched = feature_stats(torch.cat([_correlated(1), _correlated(1)]))
+    assert wct(content, single).shape == content.shape
+    with pytest.raises(ValueError, match="batch"):
+        wct(content, batched)
+    with pytest.raises(ValueError, match="channels"):
+        wct(torch.rand(1, 8, 4, 4), single)
+    with pytest.raises(ValueError, match="alpha"):
+        wct(content, single, alpha=1.5)
+
+
+def test_regions_are_transferred_separately():
+    # Style: left half dark, right half bright; content labels swap sides.
+    style = torch.cat([torch.randn(1, 4, 16, 8) - 5, torch.randn(1, 4, 16, 8) + 5], dim=3)
+    s_labels = torch.zeros(1, 16, 16, dtype=torch.long)
+    s_labels[..., 8:] = 1
+    content = torch.randn(1, 4, 16, 16)
+    c_labels = 1 - s_labels
+    stats = region_stats(style, s_labels, min_pixels=16)
+    assert set(stats) == {GLOBAL, 0, 1}
+    out = region_transfer(content, stats, c_labels, config=EXACT_WCT, min_pixels=16)
+    assert out[..., :8].mean() > 4  # content label 1 (left) took the bright style region
+    assert out[..., 8:].mean() < -4
+    assert torch.isfinite(out).all()
+    adain_out = region_transfer(content, stats, c_labels, method="adain", min_pixels=16)
+    assert adain_out[..., :8].mean() > 4 and adain_out[..., 8:].mean() < -4
+
+
+def test_missing_or_small_regions_fall_back_to_global():
+    style = torch.randn(1, 4, 16, 16) + 3
+    stats = region_stats(style, torch.zeros(1, 16, 16, dtype=torch.long), min_pixels=16)
+    content = torch.randn(1, 4, 16, 16)
+    labels = torch.full((1, 16, 16), 7)  # label absent from the style
+    labels[..., :2, :2] = 0  # too small for its own statistics
+    out = region_transfer(content, stats, labels, config=EXACT_WCT, min_pixels=16)
+    assert torch.allclose(out, wct(content, stats[GLOBAL], config=EXACT_WCT), atol=1e-5)
+
+
+def test_unknown_method():
+    with pytest.raises(ValueError, match="unknown transfer method"):
+        region_transfer(torch.rand(1, 4, 4, 4), region_stats(torch.rand(1, 4, 4, 4)), method="gram")
+
+
+def test_regularisation_is_configurable():
+    content, style = _correlated(0), feature_stats(_correlated(1))
+    assert not torch.allclose(wct(content, style), wct(content, style, config=WCTConfig(cov_scale=1.0, diag_boost=2.0)))
