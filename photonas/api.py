@@ -44,17 +44,9 @@ def load_model(model: ModelSource = "photonas", device: str | torch.device | Non
     if isinstance(model, StyleTransferModel):
         return model.to(choose_device(device)) if device is not None else model
     name = str(model)
-    if name.lower() not in PRESETS and not os.path.isdir(name):
-        if _looks_like_path(name):
-            raise FileNotFoundError(f"model folder {name} not found; give a preset ({', '.join(PRESETS)}), a folder or a Hub repo id")
-        if "/" not in name:
-            get_preset(name)  # raises: not a preset, and a Hub repo id is owner/name
+    if name.lower() not in PRESETS and "/" not in name and not os.path.isdir(name):
+        get_preset(name)  # raises: not a preset, not a folder, and a Hub repo id is owner/name
     return _load_cached(name, str(choose_device(device)))
-
-
-def _looks_like_path(name: str) -> bool:
-    """A Hub repo id is ``owner/name``; anything path-shaped is meant as a folder."""
-    return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1 or os.path.exists(name)
 
 
 def _model_device(model: StyleTransferModel) -> torch.device:
@@ -64,6 +56,17 @@ def _model_device(model: StyleTransferModel) -> torch.device:
 def _labels(source: ImageSource, size: tuple[int, int], name: str, device: torch.device, max_pixels: int | None) -> torch.Tensor:
     labels = load_label_map(source, size, name=name, max_pixels=max_pixels)
     return torch.from_numpy(np.ascontiguousarray(labels))[None].to(device)
+
+
+def _check_alpha(alpha: float) -> float:
+    """Style strength as a float in [0, 1], checked before any work."""
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha (style strength) must be a number in [0, 1], got {alpha!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"alpha (style strength) must be in [0, 1], got {alpha}")
+    return value
 
 
 def _is_preset_file(style: StyleSource) -> bool:
@@ -134,8 +137,9 @@ def stylize(
         photonas.io.ImageError: an input is not a usable image or label map.
         photonas.model.WeightsNotFoundError: no trained weights for ``model``.
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha (style strength) must be in [0, 1], got {alpha}")
+    alpha = _check_alpha(alpha)
+    if masks is not None and not (isinstance(masks, (tuple, list)) and len(masks) == 2):
+        raise ValueError("masks must be a pair: (content_label_map, style_label_map or None)")
     net = load_model(model, device)
     dev = _model_device(net)
     image = load_image(content, max_pixels=max_pixels, name="content image")

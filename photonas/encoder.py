@@ -128,8 +128,13 @@ class VGGEncoder(nn.Module):
         """The encoder stays in eval mode: it is never trained here."""
         return super().train(False)
 
-    def forward(self, image: Tensor) -> Features:
-        """``(B, 3, H, W)`` RGB in [0, 1] → ``{level: (B, C_level, H / stride, W / stride)}``."""
+    def forward(self, image: Tensor, last: str = "relu5_1") -> Features:
+        """``(B, 3, H, W)`` RGB in [0, 1] → ``{level: (B, C_level, H / stride, W / stride)}``.
+
+        ``last`` stops early (a loss on shallow levels need not pay for the deep ones).
+        """
+        if last not in LEVELS:
+            raise ValueError(f"last must be one of {LEVELS}, got {last!r}")
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f"encoder input must be (B, 3, H, W), got {tuple(image.shape)}")
         h, w = image.shape[-2:]
@@ -144,4 +149,6 @@ class VGGEncoder(nn.Module):
             x = torch.relu(self.layers[name](x))
             if level is not None:
                 features[level] = x
+                if level == last:
+                    break
         return features

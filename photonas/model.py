@@ -14,7 +14,7 @@ from typing import ClassVar
 import safetensors.torch
 import torch
 from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
-from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
+from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 from torch import Tensor, nn
 
 from photonas.arch import PHOTONAS, PHOTONET, ArchCode
@@ -22,10 +22,13 @@ from photonas.decoder import Decoder, Transfer
 from photonas.encoder import Features, VGGEncoder
 from photonas.padding import crop, pad_to_grid
 from photonas.presets import get_preset
+from photonas.quantize import dequantize_state
 from photonas.style import StyleStats, decoder_fingerprint
-from photonas.transforms import WCTConfig, region_stats, region_transfer
+from photonas.transforms import RegionStats, WCTConfig, check_labels, region_stats, region_transfer
 
 WEIGHTS_NAME = constants.SAFETENSORS_SINGLE_FILE  # "model.safetensors"
+# What "these weights are not there" looks like from the Hub; other HTTP errors propagate as they are.
+_NOT_ON_HUB = (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError)
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -40,12 +43,49 @@ def _missing_weights(where: str, code: ArchCode) -> WeightsNotFoundError:
     )
 
 
+def _check_images(images: Tensor, name: str, labels: Tensor | None = None) -> None:
+    """``(B, 3, H, W)`` floating-point images, and ``(B, H, W)`` labels of the same size."""
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"{name} must be (B, 3, H, W), got {tuple(images.shape)}")
+    if images.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"{name} must be float32 (or float16/bfloat16) in [0, 1], got {images.dtype}: use .float() / 255")
+    if labels is not None:
+        check_labels(labels, batch=images.shape[0])
+        if labels.shape[-2:] != images.shape[-2:]:
+            raise ValueError(f"{name} labels are {tuple(labels.shape[-2:])}, the images {tuple(images.shape[-2:])}")
+
+
+def _looks_like_path(name: str) -> bool:
+    """A Hub repo id is ``owner/name``; anything path-shaped is meant as a folder."""
+    return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1 or os.path.exists(name)
+
+
+def load_decoder_weights(decoder: nn.Module, path: str | os.PathLike) -> None:
+    """Load a decoder checkpoint strictly: fp32, fp16 or 8-bit quantised (:mod:`photonas.quantize`).
+
+    Raises:
+        ValueError: the file is not readable safetensors, or its keys/shapes do not fit the decoder.
+    """
+    try:
+        state = safetensors.torch.load_file(str(path))
+    except Exception as err:  # safetensors raises SafetensorError, a bare Exception subclass
+        raise ValueError(f"{path} is not a readable safetensors file: {_first_line(err)}") from None
+    try:
+        decoder.load_state_dict(dequantize_state(state), strict=True)
+    except RuntimeError as err:
+        code = getattr(decoder, "code", "")
+        raise ValueError(f"{path} does not fit architecture code {code}: {_first_line(err)}") from None
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else ""
+
+
 class StyleTransferModel(
     nn.Module,
     PyTorchModelHubMixin,
     library_name="photonas",
     license="mit",
-    paper_url="https://arxiv.org/abs/1912.02398",
     tags=["style-transfer", "photorealistic-style-transfer", "image-to-image"],
 ):
     """Encoder–decoder style transfer for any 32-bit architecture code.
@@ -62,13 +102,18 @@ class StyleTransferModel(
     #: Preset whose shipped weights ``from_pretrained()`` loads when given no path.
     preset: ClassVar[str] = "photonas"
 
-    def __init__(self, code: str = str(PHOTONAS)) -> None:
+    def __init__(self, code: str | ArchCode = str(PHOTONAS)) -> None:
         super().__init__()
         self.code = ArchCode.parse(code)
         self.encoder = VGGEncoder()
         self.decoder = Decoder(self.code)
 
     # ---- loading and saving (decoder only) -------------------------------------------------
+
+    @classmethod
+    def _encode_arg(cls, arg: object) -> object:
+        """config.json stores a code as its 32-character string (the mixin would dump the dataclass)."""
+        return str(arg) if isinstance(arg, ArchCode) else super()._encode_arg(arg)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike | None = None, **kwargs):  # type: ignore[override]
@@ -84,10 +129,13 @@ class StyleTransferModel(
             if not (folder / WEIGHTS_NAME).is_file():
                 raise _missing_weights(str(folder / WEIGHTS_NAME), get_preset(cls.preset).code)
             pretrained_model_name_or_path = folder
+        name = str(pretrained_model_name_or_path)
+        if not os.path.isdir(name) and _looks_like_path(name):
+            raise _missing_weights(f"a model folder {name} (no such folder)", get_preset(cls.preset).code)
         try:
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
-        except (EntryNotFoundError, LocalEntryNotFoundError, HfHubHTTPError) as err:
-            where = f"{WEIGHTS_NAME} in Hub repo {str(pretrained_model_name_or_path)!r} ({type(err).__name__})"
+        except _NOT_ON_HUB as err:  # config.json could not be fetched (offline, no such repo, …)
+            where = f"Hub repo {str(pretrained_model_name_or_path)!r} ({type(err).__name__}: {_first_line(err)})"
             raise _missing_weights(where, ArchCode.parse(kwargs.get("code", get_preset(cls.preset).code))) from err
 
     @classmethod
@@ -101,29 +149,35 @@ class StyleTransferModel(
         local_files_only: bool,
         token: str | bool | None,
         map_location: str = "cpu",
+        strict: bool = True,
+        proxies: dict | None = None,
+        resume_download: bool | None = None,
         **model_kwargs,
     ) -> StyleTransferModel:
+        # strict is accepted for the mixin's signature but loading is always strict;
+        # proxies/resume_download are passed by huggingface_hub < 1.0 and unused here.
         model = cls(**model_kwargs)
         if os.path.isdir(model_id):
             weights = Path(model_id) / WEIGHTS_NAME
             if not weights.is_file():
                 raise _missing_weights(str(weights), model.code)
         else:
-            weights = Path(
-                hf_hub_download(
-                    repo_id=model_id,
-                    filename=WEIGHTS_NAME,
-                    revision=revision,
-                    cache_dir=cache_dir,
-                    force_download=force_download,
-                    token=token,
-                    local_files_only=local_files_only,
+            try:
+                weights = Path(
+                    hf_hub_download(
+                        repo_id=model_id,
+                        filename=WEIGHTS_NAME,
+                        revision=revision,
+                        cache_dir=cache_dir,
+                        force_download=force_download,
+                        token=token,
+                        local_files_only=local_files_only,
+                    )
                 )
-            )
-        try:
-            safetensors.torch.load_model(model.decoder, str(weights), strict=True)
-        except RuntimeError as err:
-            raise ValueError(f"{weights} does not fit architecture code {model.code}: {err}") from None
+            except _NOT_ON_HUB as err:
+                where = f"{WEIGHTS_NAME} in Hub repo {model_id!r} ({type(err).__name__}: {_first_line(err)})"
+                raise _missing_weights(where, model.code) from err
+        load_decoder_weights(model.decoder, weights)
         model.to(map_location)
         return model.eval()
 
@@ -143,6 +197,7 @@ class StyleTransferModel(
 
     def reconstruct(self, image: Tensor) -> Tensor:
         """Encode then decode with no transfer (what training optimises), any ``(B, 3, H, W)``."""
+        _check_images(image, "image")
         padded, box = pad_to_grid(image)
         return crop(self.decode(self.encode(padded)), box)
 
@@ -158,10 +213,11 @@ class StyleTransferModel(
         runs through the same decoder stages (reconstructing itself) and is measured there.
         ``labels`` (``(1, H, W)`` integers) add per-region statistics for masked transfer.
         """
+        _check_images(style, "style", labels)
         padded, _ = pad_to_grid(style)
         padded_labels = pad_to_grid(labels)[0] if labels is not None else None
         feats = self.encode(padded)
-        points: dict = {}
+        points: dict[str, RegionStats] = {}
 
         def record(point: str, x: Tensor) -> Tensor:
             points[point] = region_stats(x, padded_labels, min_pixels)
@@ -207,9 +263,11 @@ class StyleTransferModel(
             config: regularisation of the whitening.
             min_pixels: smallest region (in feature pixels) given its own statistics.
         """
+        _check_images(content, "content", content_labels)
         if isinstance(style, Tensor):
             style = self.style_stats(style, style_labels, min_pixels=min_pixels)
-        self.check_style_stats(style)
+        else:
+            self.check_style_stats(style)
         style = style.to(content.device)
         padded, box = pad_to_grid(content)
         labels = pad_to_grid(content_labels)[0] if content_labels is not None else None

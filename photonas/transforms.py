@@ -70,16 +70,22 @@ def _linalg_device(x: Tensor) -> torch.device:
     return torch.device("cpu") if x.device.type == "mps" else x.device
 
 
+def _full_precision(x: Tensor) -> torch.autocast:
+    """Switch autocast off: statistics and their application must not drop to bf16/fp16."""
+    return torch.autocast(device_type=x.device.type, enabled=False)
+
+
 def moments(feat: Tensor) -> tuple[Tensor, Tensor]:
     """Mean and (unbiased) covariance of ``(B, C, N)`` features, in float64.
 
     Returns:
         ``(B, C)`` means and ``(B, C, C)`` covariances; a single sample gives zero covariance.
     """
-    x = feat.to(_linalg_device(feat), torch.float64)
-    mean = x.mean(dim=2)
-    centred = x - mean.unsqueeze(2)
-    cov = centred @ centred.mT / max(x.shape[2] - 1, 1)
+    with _full_precision(feat), torch.no_grad():
+        x = feat.to(_linalg_device(feat), torch.float64)
+        mean = x.mean(dim=2)
+        centred = x - mean.unsqueeze(2)
+        cov = centred @ centred.mT / max(x.shape[2] - 1, 1)
     return mean, cov
 
 
@@ -100,8 +106,9 @@ def feature_stats(feat: Tensor, eps: float = WCTConfig.eps) -> FeatureStats:
         (torch.Size([2, 8]), torch.Size([2, 8, 8]))
     """
     mean, cov = moments(feat.flatten(2))
-    color = _matrix_power(cov, 0.5, eps)
-    std = cov.diagonal(dim1=1, dim2=2).clamp_min(0).sqrt()
+    with _full_precision(feat), torch.no_grad():
+        color = _matrix_power(cov, 0.5, eps)
+        std = cov.diagonal(dim1=1, dim2=2).clamp_min(0).sqrt()
     out = FeatureStats(mean.float(), color.float(), std.float())
     return out.to(feat.device)
 
@@ -145,16 +152,23 @@ def wct(content: Tensor, style: FeatureStats, alpha: float = 1.0, config: WCTCon
 def _wct_matrix(flat: Tensor, style: FeatureStats, config: WCTConfig) -> tuple[Tensor, Tensor]:
     """The ``(B, C, C)`` colour·whiten matrix for ``(B, C, N)`` content and its mean (float64)."""
     c_mean, cov = moments(flat)
-    cov = config.cov_scale * cov + config.diag_boost * torch.diag_embed(cov.diagonal(dim1=1, dim2=2))
-    whiten = _matrix_power(cov, -0.5, config.eps)
-    return style.color.to(whiten) @ whiten, c_mean
+    with _full_precision(flat), torch.no_grad():
+        cov = config.cov_scale * cov + config.diag_boost * torch.diag_embed(cov.diagonal(dim1=1, dim2=2))
+        whiten = _matrix_power(cov, -0.5, config.eps)
+        return style.color.to(whiten) @ whiten, c_mean
 
 
 def _apply(flat: Tensor, transform: Tensor, c_mean: Tensor, s_mean: Tensor) -> Tensor:
-    """``transform @ (x - c_mean) + s_mean`` on ``(B, C, N)``, in at least float32."""
+    """``transform @ (x - c_mean) + s_mean`` on ``(B, C, N)``, in at least float32.
+
+    Gradients flow to ``flat`` through the (constant) matrix: statistics are not differentiated,
+    since eigen-decompositions have undefined gradients at the repeated zero eigenvalues that
+    dead ReLU channels produce.
+    """
     dtype = torch.promote_types(flat.dtype, torch.float32)
-    x = flat.to(dtype) - c_mean.to(flat.device, dtype).unsqueeze(2)
-    return transform.to(flat.device, dtype) @ x + s_mean.to(flat.device, dtype).unsqueeze(2)
+    with _full_precision(flat):
+        x = flat.to(dtype) - c_mean.to(flat.device, dtype).unsqueeze(2)
+        return transform.to(flat.device, dtype) @ x + s_mean.to(flat.device, dtype).unsqueeze(2)
 
 
 def adain(content: Tensor, style: FeatureStats, alpha: float = 1.0, eps: float = 1e-5) -> Tensor:
@@ -168,14 +182,26 @@ def adain(content: Tensor, style: FeatureStats, alpha: float = 1.0, eps: float =
     if alpha == 0.0:
         return content
     dtype = torch.promote_types(content.dtype, torch.float32)
-    x = content.to(dtype)
-    mean = x.mean(dim=(2, 3), keepdim=True)
-    std = x.std(dim=(2, 3), keepdim=True, correction=0)
-    out = (x - mean) / (std + eps) * style.std.to(dtype)[..., None, None] + style.mean.to(dtype)[..., None, None]
+    with _full_precision(content):
+        x = content.to(dtype)
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        # unbiased, like the style's std from its covariance; a single pixel has none
+        std = x.std(dim=(2, 3), keepdim=True) if x[0, 0].numel() > 1 else torch.zeros_like(mean)
+        out = (x - mean) / (std + eps) * style.std.to(dtype)[..., None, None] + style.mean.to(dtype)[..., None, None]
     return _blend(out, content, alpha)
 
 
 TRANSFORMS = {"wct": wct, "adain": adain}
+
+
+def check_labels(labels: Tensor, batch: int | None = None) -> None:
+    """Labels are ``(B, H, W)`` non-negative integers (B = ``batch`` when given)."""
+    if labels.ndim != 3 or labels.is_floating_point() or labels.dtype == torch.bool:
+        raise ValueError(f"labels must be (B, H, W) integers, got {labels.dtype} {tuple(labels.shape)}")
+    if batch is not None and labels.shape[0] != batch:
+        raise ValueError(f"labels have batch {labels.shape[0]}, features {batch}")
+    if labels.numel() and int(labels.min()) < 0:
+        raise ValueError(f"labels must be >= 0 (label {GLOBAL} names the whole image), got {int(labels.min())}")
 
 
 def downsample_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
@@ -196,6 +222,7 @@ def region_stats(feat: Tensor, labels: Tensor | None = None, min_pixels: int = 6
         return stats
     if feat.shape[0] != 1:
         raise ValueError("region statistics take one image at a time")
+    check_labels(labels, batch=1)
     small = downsample_labels(labels, tuple(feat.shape[-2:]))[0]
     flat = feat[0].flatten(1)
     for label in torch.unique(small).tolist():
@@ -224,6 +251,8 @@ def region_transfer(
     """
     if method not in TRANSFORMS:
         raise ValueError(f"unknown transfer method {method!r}; choose one of {sorted(TRANSFORMS)}")
+    if content_labels is not None:
+        check_labels(content_labels, batch=content.shape[0])
     if content_labels is None or len(style) == 1:
         if method == "wct":
             return wct(content, style[GLOBAL], alpha, config)

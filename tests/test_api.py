@@ -106,6 +106,14 @@ def test_bad_inputs_are_clear(model, tmp_path):
         photonas.stylize(_photo(32, 32), tmp_path / "missing.png", model=model)
     with pytest.raises(ValueError, match="alpha"):
         photonas.stylize(_photo(32, 32), _photo(32, 32), model=model, alpha=2.0)
+    with pytest.raises(ValueError, match="alpha"):
+        photonas.stylize(_photo(32, 32), _photo(32, 32), model=model, alpha="strong")
+    with pytest.raises(ValueError, match="pair"):
+        photonas.stylize(_photo(32, 32), _photo(32, 32), model=model, masks=_halves(32, 32))
+    with pytest.raises(ValueError, match="unknown model"):
+        photonas.stylize(_photo(32, 32), _photo(32, 32), model="photonass")
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        photonas.stylize(_photo(32, 32), _photo(32, 32), model=str(tmp_path / "no" / "model"))
     (tmp_path / "fake.safetensors").write_bytes(b"nope")
     with pytest.raises(ValueError, match="style preset"):
         photonas.stylize(_photo(32, 32), tmp_path / "fake.safetensors", model=model)

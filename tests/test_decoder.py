@@ -65,11 +65,14 @@ def test_every_code_calls_its_points_in_order(code):
     assert out.shape == (2, 3, 64, 64) and torch.isfinite(out).all()
 
 
-def test_identity_transfer_is_reconstruction():
+@pytest.mark.parametrize("point", Decoder(PHOTONET).transfer_points)
+def test_each_transfer_position_reaches_the_output(point):
     decoder = Decoder(PHOTONET)
     feats = _features()
     with torch.no_grad():
-        assert torch.equal(decoder(feats), decoder(feats, lambda point, x: x))
+        plain = decoder(feats)
+        changed = decoder(feats, lambda p, x: x.flip(-1) if p == point else x)
+    assert not torch.allclose(plain, changed)
 
 
 def test_encoder_level_of_points():

@@ -135,3 +135,54 @@ def test_offline_hub_repo_gives_the_clear_error(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert result.stdout.startswith("OK"), result.stderr
     assert "nobody/no-such-photonas-repo" in result.stdout
+
+
+def test_archcode_object_round_trips_through_config(tmp_path):
+    torch.manual_seed(0)
+    StyleTransferModel(PHOTONAS).save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["code"] == str(PHOTONAS)
+    assert StyleTransferModel.from_pretrained(tmp_path).code == PHOTONAS
+
+
+def test_corrupt_or_missing_checkpoints_are_clear(tmp_path, photonet):
+    photonet.save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        StyleTransferModel.from_pretrained(tmp_path)
+    with pytest.raises(WeightsNotFoundError, match="no such folder"):
+        StyleTransferModel.from_pretrained(tmp_path / "does" / "not" / "exist")
+
+
+def test_fp16_and_int8_checkpoints_load(photonet, tmp_path):
+    from safetensors.torch import save_file
+
+    from photonas.quantize import dequantize_state, quantize_state
+
+    photonet.save_pretrained(tmp_path)
+    state = photonet.decoder.state_dict()
+    save_file({k: v.half() for k, v in state.items()}, str(tmp_path / "model.safetensors"))
+    half = StyleTransferModel.from_pretrained(tmp_path)
+    for name, value in half.decoder.state_dict().items():
+        assert torch.equal(value, state[name].half().float()), name
+    quantized = quantize_state(state)
+    assert quantized["stages.d2.fuse.weight"].dtype == torch.int8
+    save_file(quantized, str(tmp_path / "model.safetensors"))
+    int8 = StyleTransferModel.from_pretrained(tmp_path)
+    restored = dequantize_state(quantized)
+    for name, value in int8.decoder.state_dict().items():
+        assert torch.equal(value, restored[name]), name
+        # per-channel 8 bits: error at most half a step of that channel's scale
+        step = state[name].abs().amax(dim=tuple(range(1, state[name].ndim)), keepdim=True) / 127 if state[name].ndim == 4 else 0
+        assert ((value - state[name]).abs() <= step / 2 + 1e-7).all(), name
+
+
+def test_bad_tensors_are_clear(photonet):
+    style = torch.rand(1, 3, 32, 32)
+    with pytest.raises(ValueError, match="float32"):
+        photonet.stylize((torch.rand(1, 3, 32, 32) * 255).byte(), style)
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        photonet.stylize(torch.rand(3, 32, 32), style)
+    with pytest.raises(ValueError, match="labels"):
+        photonet.stylize(torch.rand(2, 3, 32, 32), style, content_labels=torch.zeros(1, 32, 32, dtype=torch.long))
+    with pytest.raises(ValueError, match="labels"):
+        photonet.stylize(torch.rand(1, 3, 40, 50), style, content_labels=torch.zeros(1, 10, 10, dtype=torch.long))

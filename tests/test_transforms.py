@@ -122,3 +122,36 @@ def test_unknown_method():
 def test_regularisation_is_configurable():
     content, style = _correlated(0), feature_stats(_correlated(1))
     assert not torch.allclose(wct(content, style), wct(content, style, config=WCTConfig(cov_scale=1.0, diag_boost=2.0)))
+
+
+def test_transfers_ignore_autocast():
+    content, style_feat = _correlated(0, (1, 16, 12, 12)), _correlated(1)
+    style = feature_stats(style_feat)
+    expected, expected_adain = wct(content, style), adain(content, style)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(wct(content, style), expected)
+        assert torch.equal(adain(content, style), expected_adain)
+        assert torch.equal(feature_stats(style_feat).color, style.color)
+
+
+def test_gradients_flow_through_wct_without_nan():
+    content = _correlated(0, (1, 8, 10, 10)).relu()
+    content[:, :4] = 0  # dead channels: repeated zero eigenvalues
+    content.requires_grad_(True)
+    wct(content, feature_stats(_correlated(1, (1, 8, 10, 10)).relu())).sum().backward()
+    assert torch.isfinite(content.grad).all() and content.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    "labels, words",
+    [
+        (torch.zeros(2, 16, 16, dtype=torch.long), "batch"),
+        (torch.full((1, 16, 16), -1), ">= 0"),
+        (torch.zeros(1, 16, 16), "integers"),
+        (torch.zeros(16, 16, dtype=torch.long), "integers"),
+    ],
+)
+def test_bad_labels_are_refused(labels, words):
+    stats = region_stats(torch.rand(1, 4, 16, 16), torch.zeros(1, 16, 16, dtype=torch.long), min_pixels=4)
+    with pytest.raises(ValueError, match=words):
+        region_transfer(torch.rand(1, 4, 16, 16), stats, labels)
