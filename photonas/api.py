@@ -17,7 +17,7 @@ from PIL import Image
 from photonas.device import autocast, choose_device
 from photonas.io import ImageSource, image_to_tensor, load_image, tensor_to_image
 from photonas.masks import load_label_map
-from photonas.model import StyleTransferModel, model_class
+from photonas.model import WEIGHTS_NAME, StyleTransferModel, model_class
 from photonas.presets import PRESETS, get_preset
 from photonas.style import StyleStats
 
@@ -27,7 +27,8 @@ StyleSource = ImageSource | StyleStats
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(source: str, device: str) -> StyleTransferModel:
+def _load_cached(source: str, device: str, stamp: int | None) -> StyleTransferModel:
+    """``stamp`` (the weights file's mtime for a folder) makes a rewritten checkpoint reload."""
     if source.lower() in PRESETS:
         model = model_class(source).from_pretrained()
     else:
@@ -39,14 +40,17 @@ def load_model(model: ModelSource = "photonas", device: str | torch.device | Non
     """A ready model: a preset name (shipped weights), a folder, a Hub repo id, or a model.
 
     Named models are loaded once per process and device and then reused, so calling
-    :func:`stylize` in a loop does not reload weights.
+    :func:`stylize` in a loop does not reload weights (a folder whose weights file changes is
+    reloaded).
     """
     if isinstance(model, StyleTransferModel):
         return model.to(choose_device(device)) if device is not None else model
     name = str(model)
     if name.lower() not in PRESETS and "/" not in name and not os.path.isdir(name):
         get_preset(name)  # raises: not a preset, not a folder, and a Hub repo id is owner/name
-    return _load_cached(name, str(choose_device(device)))
+    weights = Path(name) / WEIGHTS_NAME
+    stamp = weights.stat().st_mtime_ns if weights.is_file() else None
+    return _load_cached(name, str(choose_device(device)), stamp)
 
 
 def _model_device(model: StyleTransferModel) -> torch.device:
@@ -74,7 +78,7 @@ def _is_preset_file(style: StyleSource) -> bool:
 
 
 def _style_stats(
-    net: StyleTransferModel, style: StyleSource, style_mask: ImageSource | None, max_pixels: int | None
+    net: StyleTransferModel, style: StyleSource, style_mask: ImageSource | None, max_pixels: int | None, precision: str = "auto"
 ) -> StyleStats:
     """A style given as statistics, a preset file or an image, as statistics for ``net``."""
     if _is_preset_file(style):
@@ -86,7 +90,7 @@ def _style_stats(
     dev = _model_device(net)
     image = load_image(style, max_pixels=max_pixels, name="style image")
     labels = _labels(style_mask, image.size, "style label map", dev, max_pixels) if style_mask is not None else None
-    with torch.inference_mode(), autocast(dev):
+    with torch.inference_mode(), autocast(dev, precision):
         return net.style_stats(image_to_tensor(image.flattened()).to(dev), labels)
 
 
@@ -115,6 +119,7 @@ def stylize(
     *,
     method: str = "wct",
     max_pixels: int | None = None,
+    precision: str = "auto",
 ) -> Image.Image:
     """Give ``content`` the colours, tones and light of ``style``; returns a PIL image.
 
@@ -132,6 +137,8 @@ def stylize(
         device: ``"cpu"``, ``"cuda"``, ``"mps"``; default CUDA, then MPS, then CPU.
         method: ``"wct"`` (default) or ``"adain"``.
         max_pixels: refuse images larger than this many pixels (decompression-bomb guard).
+        precision: convolution precision: "auto" (bf16 on CUDA, fp32 elsewhere), "fp32",
+            "bf16" or "fp16"; transfers always compute in float32/float64.
 
     Raises:
         photonas.io.ImageError: an input is not a usable image or label map.
@@ -147,12 +154,12 @@ def stylize(
     content_labels = _labels(content_mask, image.size, "content label map", dev, max_pixels) if content_mask is not None else None
     if content_mask is not None and style_mask is None and not (isinstance(style, StyleStats) or _is_preset_file(style)):
         raise ValueError("masks need the style's regions too: masks=(content_label_map, style_label_map)")
-    stats = _style_stats(net, style, style_mask, max_pixels)
+    stats = _style_stats(net, style, style_mask, max_pixels, precision)
     if content_labels is not None and stats.points and all(len(regions) == 1 for regions in stats.points.values()):
         raise ValueError(
             "the style statistics hold no regions (a preset made without a style label map, or regions "
             "too small to summarise), so masks would have no effect"
         )
-    with torch.inference_mode(), autocast(dev):
+    with torch.inference_mode(), autocast(dev, precision):
         out = net.stylize(image_to_tensor(image.rgb).to(dev), stats, alpha=alpha, method=method, content_labels=content_labels)
     return tensor_to_image(out.float(), alpha=image.alpha)
