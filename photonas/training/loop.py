@@ -17,6 +17,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -252,8 +253,11 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         pin_memory=device.type == "cuda", persistent_workers=False,
     )
     val_images = _validation_images(config) if config.val_every and run.main else None
+    if val_images is not None and not len(val_images):
+        warnings.warn(f"no held-out val_* photos in {config.data}: training without validation", stacklevel=2)
+        val_images = None
 
-    log = _CsvLog(out / LOG_NAME, resume) if run.main else None
+    log = _CsvLog(out / LOG_NAME, step if resume else None) if run.main else None
     started = tick = time.perf_counter()
     bar = tqdm(total=config.steps, initial=step, desc=f"train {config.arch}", unit="step", disable=not run.main)
     done = step >= config.steps
@@ -301,6 +305,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             if done:
                 break
     bar.close()
+    if log is not None:
+        log.close()
     final = out / "final"
     if run.main:
         model.decoder.eval()
@@ -313,24 +319,34 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
 
 def _validation_images(config: TrainConfig) -> Tensor:
     """A fixed set of crops of the held-out photos (same for every run with this crop size)."""
-    photos = list_photos(config.data, "val")[: config.val_images]
+    try:
+        photos = list_photos(config.data, "val")[: config.val_images]
+    except FileNotFoundError:
+        return torch.empty(0)
     crops = RandomCrops(photos, config.crop, config.scale, seed=12345, flips=False)
     return torch.stack([crops[i] for i in range(len(crops))])
 
 
 class _CsvLog:
-    """Append-only CSV of training progress; a resumed run appends to the same file."""
+    """CSV of training progress. A resumed run first drops the rows logged after its
+    checkpoint (the killed run's lost interval, which it is about to redo), then appends."""
 
-    def __init__(self, path: Path, resume: bool) -> None:
-        new = not (resume and path.exists())
-        self.file = open(path, "w" if new else "a", newline="")
+    def __init__(self, path: Path, resume_step: int | None) -> None:
+        kept: list[dict[str, str]] = []
+        if resume_step is not None and path.exists():
+            with open(path, newline="") as f:
+                kept = [row for row in csv.DictReader(f) if int(row["step"]) <= resume_step]
+        self.file = open(path, "w", newline="")
         self.writer = csv.DictWriter(self.file, _LOG_FIELDS)
-        if new:
-            self.writer.writeheader()
+        self.writer.writeheader()
+        self.writer.writerows(kept)
 
     def write(self, **row: float | int | None) -> None:
         self.writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
         self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def plot_losses(log_path: Path, png_path: Path) -> Path | None:
