@@ -7,7 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
+
+from photonas.arch import PHOTONAS
+from photonas.model import StyleTransferModel
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +37,12 @@ def write_image(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seeded, untrained PhotoNAS-code model saved like shipped weights (its transfers are in the decoder)."""
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("model")
+    StyleTransferModel(str(PHOTONAS)).save_pretrained(folder)
+    return folder

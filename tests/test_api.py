@@ -5,20 +5,10 @@ from PIL import Image
 
 import photonas
 from photonas.api import load_model
-from photonas.io import ImageError, image_to_tensor, load_image, tensor_to_image
-from photonas.model import StyleTransferModel
+from photonas.io import ImageError, image_to_tensor, tensor_to_image
 from photonas.presets import PRESETS
 
 BLUE, GREEN = (0, 0, 255), (0, 255, 0)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    """A small randomly initialised PhotoNAS-code decoder saved like shipped weights."""
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("model")
-    StyleTransferModel(str(photonas.PHOTONAS)).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -8,48 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
+
+from helpers import gradient_photo as _photo
+from helpers import label_halves as _halves
 
 from photonas import __version__, cli
 from photonas.api import style_preset
-from photonas.arch import PHOTONAS
-from photonas.model import StyleTransferModel
 from photonas.presets import PRESETS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONTENT_SIZE = (48, 40)  # (width, height)
 STYLE_SIZE = (67, 101)
-BLUE, GREEN = (0, 0, 255), (0, 255, 0)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A seeded, untrained PhotoNAS-code model saved as a folder (its transfers are in the decoder)."""
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("model")
-    StyleTransferModel(str(PHOTONAS)).save_pretrained(folder)
-    return str(folder)
-
-
-def _photo(size: tuple[int, int], seed: int) -> Image.Image:
-    """A smooth gradient with a little noise, so every statistic is well defined."""
-    rng = np.random.default_rng(seed)
-    width, height = size
-    y, x = np.mgrid[0:height, 0:width] / np.array([height, width])[:, None, None]
-    rgb = np.stack([x, y, 1 - x * y], axis=-1) * rng.uniform(0.5, 1.0, 3) + rng.normal(0, 0.05, (height, width, 3))
-    return Image.fromarray(np.uint8(np.clip(rgb, 0, 1) * 255))
-
-
-def _halves(size: tuple[int, int], vertical_split: bool = True) -> Image.Image:
-    """A two-region DPST label map: blue then green, split left/right or top/bottom."""
-    width, height = size
-    data = np.zeros((height, width, 3), np.uint8)
-    if vertical_split:
-        data[:, : width // 2], data[:, width // 2 :] = BLUE, GREEN
-    else:
-        data[: height // 2], data[height // 2 :] = BLUE, GREEN
-    return Image.fromarray(data)
 
 
 def _save(image: Image.Image, path: Path) -> Path:
@@ -96,7 +66,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_stylize_single_image(
-    model_dir: str, content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    model_dir: Path, content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out" / "result.png"
     assert _run("stylize", content, style, "-o", out, "--model", model_dir, "--device", "cpu") == 0
@@ -105,7 +75,7 @@ def test_stylize_single_image(
     assert str(out) in capsys.readouterr().out
 
 
-def test_stylize_adain_jpeg(model_dir: str, content: Path, style: Path, tmp_path: Path) -> None:
+def test_stylize_adain_jpeg(model_dir: Path, content: Path, style: Path, tmp_path: Path) -> None:
     out = tmp_path / "result.JPG"
     argv = ("stylize", content, style, "-o", out, "--model", model_dir, "--method", "adain", "--alpha", "0.5")
     assert _run(*argv, "--quality", "80") == 0
@@ -114,7 +84,7 @@ def test_stylize_adain_jpeg(model_dir: str, content: Path, style: Path, tmp_path
 
 
 def test_batch_with_corrupt_file(
-    model_dir: str, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    model_dir: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     summaries = []
 
@@ -142,7 +112,7 @@ def test_batch_with_corrupt_file(
     assert "bad.jpg" in captured.err and "Traceback" not in captured.err
 
 
-def test_preset_then_stylize(model_dir: str, content: Path, style: Path, tmp_path: Path) -> None:
+def test_preset_then_stylize(model_dir: Path, content: Path, style: Path, tmp_path: Path) -> None:
     preset = tmp_path / "look.safetensors"
     assert _run("preset", style, "-o", preset, "--model", model_dir) == 0
     assert preset.is_file()
@@ -158,7 +128,7 @@ def test_preset_needs_safetensors_name(style: Path, tmp_path: Path, capsys: pyte
 
 
 def test_masks_single_and_batch(
-    model_dir: str, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    model_dir: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     style_map = _save(_halves(STYLE_SIZE, vertical_split=False), tmp_path / "style_seg.png")
     photos, maps = tmp_path / "photos", tmp_path / "photos_seg"
@@ -213,7 +183,7 @@ def test_bad_option_value(content: Path, style: Path, tmp_path: Path, capsys: py
     assert "--alpha: must be in [0, 1]" in capsys.readouterr().err
 
 
-def test_missing_content(model_dir: str, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_content(model_dir: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.jpg"
     assert _run("stylize", missing, style, "-o", tmp_path / "out.png", "--model", model_dir) != 0
     err = capsys.readouterr().err

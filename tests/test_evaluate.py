@@ -13,13 +13,15 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import gradient_photo as _photo
+from helpers import label_halves as _halves
+
 from photonas.arch import PHOTONAS
 from photonas.model import StyleTransferModel
 from train import evaluate
 
 CONTENT_SIZE = (64, 48)  # (width, height)
 STYLE_SIZE = (48, 64)
-BLUE, GREEN = (0, 0, 255), (0, 255, 0)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -30,32 +32,6 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A seeded, untrained PhotoNAS-code model saved as a folder."""
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("model")
-    StyleTransferModel(str(PHOTONAS)).save_pretrained(folder)
-    return folder
-
-
-def _photo(size: tuple[int, int], seed: int) -> Image.Image:
-    """A smooth gradient with a little noise."""
-    rng = np.random.default_rng(seed)
-    width, height = size
-    y, x = np.mgrid[0:height, 0:width] / np.array([height, width])[:, None, None]
-    rgb = np.stack([x, y, 1 - x * y], axis=-1) * rng.uniform(0.5, 1.0, 3) + rng.normal(0, 0.05, (height, width, 3))
-    return Image.fromarray(np.uint8(np.clip(rgb, 0, 1) * 255))
-
-
-def _halves(size: tuple[int, int]) -> Image.Image:
-    """A two-region label map in pure DPST palette colours: blue left, green right."""
-    width, height = size
-    data = np.zeros((height, width, 3), np.uint8)
-    data[:, : width // 2], data[:, width // 2 :] = BLUE, GREEN
-    return Image.fromarray(data)
 
 
 @pytest.fixture

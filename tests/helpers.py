@@ -1,0 +1,29 @@
+"""Generated test images shared by several test modules (no data files needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+#: Two DPST palette colours, for two-region label maps.
+BLUE, GREEN = (0, 0, 255), (0, 255, 0)
+
+
+def gradient_photo(size: tuple[int, int], seed: int) -> Image.Image:
+    """A smooth colour gradient with a little noise, so every statistic is well defined."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width] / np.array([height, width])[:, None, None]
+    rgb = np.stack([x, y, 1 - x * y], axis=-1) * rng.uniform(0.5, 1.0, 3) + rng.normal(0, 0.05, (height, width, 3))
+    return Image.fromarray(np.uint8(np.clip(rgb, 0, 1) * 255))
+
+
+def label_halves(size: tuple[int, int], vertical_split: bool = True, first=BLUE, second=GREEN) -> Image.Image:
+    """A two-region DPST label map: ``first`` then ``second``, split left/right or top/bottom."""
+    width, height = size
+    data = np.zeros((height, width, 3), np.uint8)
+    if vertical_split:
+        data[:, : width // 2], data[:, width // 2 :] = first, second
+    else:
+        data[: height // 2], data[height // 2 :] = first, second
+    return Image.fromarray(data)
