@@ -455,3 +455,14 @@ def test_ddp_two_cpu_processes(photos, tmp_path):
     model = StyleTransferModel.from_pretrained(out / "final")
     with torch.no_grad():
         assert torch.isfinite(model.reconstruct(torch.rand(1, 3, 32, 32))).all()
+
+
+def test_data_without_held_out_photos_trains_without_validation(photos: Path, tmp_path: Path) -> None:
+    train_only = tmp_path / "train_only"
+    train_only.mkdir()
+    for path in sorted(photos.glob("img_*.jpg"))[:4]:
+        (train_only / path.name).write_bytes(path.read_bytes())
+    config = _config(train_only, tmp_path / "out", steps=2, val_every=1)
+    with pytest.warns(UserWarning, match="without validation"):
+        train(config)
+    assert all(row["val_psnr"] == "" for row in _log(tmp_path / "out"))

@@ -1,0 +1,42 @@
+"""The shipped weights: present, small enough to travel, strict to load, and actually trained."""
+
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from photonas.io import image_to_tensor, load_image
+from photonas.model import WEIGHTS_NAME, PhotoNAS, PhotoNet
+from photonas.presets import PRESETS, WEIGHTS_DIR
+
+# Reconstruction PSNR floors (dB) on DPST content 01 at 512 px, a few dB under what the shipped
+# weights measured (see each model card), so a broken export or loader fails loudly.
+_FLOORS = {"photonas": 17.0, "photonet": 17.0}
+_SHIPPED = [name for name in PRESETS if (PRESETS[name].weights_dir / WEIGHTS_NAME).is_file()]
+
+
+def test_shipped_weights_fit_in_the_budget():
+    total = sum(p.stat().st_size for p in WEIGHTS_DIR.rglob("*.safetensors"))
+    assert total <= 24e6, f"shipped weights are {total / 1e6:.1f} MB, over 24 MB"
+
+
+@pytest.mark.parametrize("name", _SHIPPED)
+def test_shipped_folder_is_complete(name):
+    folder = PRESETS[name].weights_dir
+    assert json.loads((folder / "config.json").read_text())["code"] == str(PRESETS[name].code)
+    assert (folder / "README.md").is_file(), "every shipped file has a model card"
+    with safe_open(str(folder / WEIGHTS_NAME), "pt") as f:
+        assert not any(k.startswith(("encoder", "block")) for k in f.keys()), "decoder only"
+
+
+@pytest.mark.parametrize("name", _SHIPPED)
+def test_shipped_weights_reconstruct_a_dpst_photo(name, shared_data):
+    model = {"photonas": PhotoNAS, "photonet": PhotoNet}[name].from_pretrained()
+    image = load_image(shared_data / "dpst" / "content" / "01.jpg")
+    x = image_to_tensor(image.rgb)
+    x = torch.nn.functional.interpolate(x, scale_factor=512 / max(x.shape[-2:]), mode="area")
+    with torch.inference_mode():
+        y = model.reconstruct(x).clamp(0, 1)
+    psnr = float(-10 * torch.log10((y - x).pow(2).mean()))
+    assert psnr > _FLOORS[name], f"{name}: {psnr:.2f} dB"
