@@ -32,7 +32,15 @@ from photonas import StyleTransferModel
 from photonas.checkpoint import atomic_path, save_safetensors_atomic
 from photonas.training.data import EpochSampler, RandomCrops, list_photos
 from photonas.training.losses import ReconstructionLoss, normalised_feature_mse
-from photonas.training.loop import CHECKPOINT_NAME, LOG_NAME, TrainConfig, checkpoint_config, learning_rate, train
+from photonas.training.loop import (
+    CHECKPOINT_NAME,
+    LOG_NAME,
+    RUN_CONFIG_NAME,
+    TrainConfig,
+    checkpoint_config,
+    learning_rate,
+    train,
+)
 from train import train_decoder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -271,10 +279,10 @@ def test_training_lowers_loss_and_exports(trained):
     assert np.mean(losses[-2:]) < 0.7 * np.mean(losses[:2])
     assert [int(r["step"]) for r in rows if r["val_psnr"]] == [6, 12]
     assert float(rows[0]["lr"]) == pytest.approx(learning_rate(config, 0))
-    assert sorted(p.name for p in out.iterdir()) >= sorted([CHECKPOINT_NAME, LOG_NAME, "config.json", "final"])
+    assert {p.name for p in out.iterdir()} >= {CHECKPOINT_NAME, LOG_NAME, RUN_CONFIG_NAME, "final"}
     assert _checkpoint_step(out / CHECKPOINT_NAME) == 12  # the final step is checkpointed too
     assert checkpoint_config(out / CHECKPOINT_NAME) == config
-    assert TrainConfig.from_json((out / "config.json").read_text()) == config
+    assert TrainConfig.from_json((out / RUN_CONFIG_NAME).read_text()) == config
     assert not _stray_temps(out)
 
     model = StyleTransferModel.from_pretrained(final)

@@ -33,7 +33,7 @@ from photonas.model import WEIGHTS_NAME, StyleTransferModel, load_decoder_weight
 from photonas.presets import WEIGHTS_DIR, get_preset
 from photonas.quantize import quantize_state
 from photonas.training.data import RandomCrops, list_photos
-from photonas.training.loop import LOG_NAME, TrainConfig
+from photonas.training.loop import CHECKPOINT_NAME, LOG_NAME, RUN_CONFIG_NAME, TrainConfig, checkpoint_model
 
 DTYPES = ("fp32", "fp16", "int8")
 
@@ -64,7 +64,7 @@ def dtype_cost(reference: StyleTransferModel, exported: StyleTransferModel, imag
 def _run_facts(run_dir: Path) -> dict[str, object]:
     """Steps, wall time, throughput and settings of the run that produced the weights."""
     facts: dict[str, object] = {}
-    config_path = run_dir / "config.json"
+    config_path = run_dir / RUN_CONFIG_NAME
     if config_path.is_file():
         facts["config"] = TrainConfig.from_json(config_path.read_text())
     log = run_dir / LOG_NAME
@@ -134,7 +134,7 @@ def hardware_description() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Export, measure and write the model card."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", type=Path, help="a trained model folder (e.g. runs/train/NAME/final)")
+    parser.add_argument("source", type=Path, help="a trained model folder (runs/train/NAME/final) or a training checkpoint file")
     parser.add_argument("--preset", required=True, help="photonas or photonet")
     parser.add_argument("--dtype", choices=DTYPES, default="fp16")
     parser.add_argument("--dest", type=Path, default=WEIGHTS_DIR, help="weights root (default: the package's)")
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     preset = get_preset(args.preset)
-    reference = StyleTransferModel.from_pretrained(args.source)
+    reference = checkpoint_model(args.source) if args.source.is_file() else StyleTransferModel.from_pretrained(args.source)
     if reference.code != preset.code:
         print(f"export_weights: error: {args.source} has code {reference.code}, preset {preset.name} is {preset.code}", file=sys.stderr)
         return 2
@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     crops = RandomCrops(list_photos(args.data, "val")[:16], 256, (0.5, 1.0), seed=12345, flips=False)
     cost = dtype_cost(reference.eval(), exported.eval(), torch.stack([crops[i] for i in range(len(crops))]))
     evaluation = json.loads(args.eval.read_text()) if args.eval else None
-    card = model_card(preset.name, args.dtype, weights.stat().st_size / 1e6, cost, _run_facts(args.source.parent),
+    run_dir = args.source.parent if args.source.name in ("final", CHECKPOINT_NAME) else args.source
+    card = model_card(preset.name, args.dtype, weights.stat().st_size / 1e6, cost, _run_facts(run_dir),
                       evaluation, args.hardware or hardware_description())
     (folder / "README.md").write_text(card)
     print(f"wrote {folder} ({weights.stat().st_size / 1e6:.1f} MB); {args.dtype} vs fp32: {cost['psnr_vs_fp32']:.1f} dB")

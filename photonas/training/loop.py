@@ -39,6 +39,8 @@ from photonas.training.losses import ReconstructionLoss
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 LOG_NAME = "log.csv"
+#: The run's TrainConfig (the model's own config.json sits in OUT/final).
+RUN_CONFIG_NAME = "train_config.json"
 _LOG_FIELDS = ("step", "epoch", "lr", "loss", "pixel", "feature", "images_per_s", "val_psnr", "elapsed_s")
 
 
@@ -160,6 +162,15 @@ def checkpoint_config(path: Path) -> TrainConfig:
         return TrainConfig.from_json(f.metadata()["config"])
 
 
+def checkpoint_model(path: Path) -> StyleTransferModel:
+    """The model of a training checkpoint (e.g. to evaluate or export a run stopped early)."""
+    model = StyleTransferModel(str(checkpoint_config(path).arch))
+    with safe_open(str(path), framework="pt") as f:
+        state = {k.removeprefix("decoder."): f.get_tensor(k) for k in f.keys() if k.startswith("decoder.")}
+    model.decoder.load_state_dict(state)
+    return model.eval()
+
+
 # ---- distributed ---------------------------------------------------------------------------
 
 
@@ -234,7 +245,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     elif checkpoint.exists():
         raise FileExistsError(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
     if run.main:
-        (out / "config.json").write_text(config.to_json() + "\n")
+        (out / RUN_CONFIG_NAME).write_text(config.to_json() + "\n")
 
     decoder: nn.Module = model.decoder
     if run.world_size > 1:
