@@ -1,0 +1,237 @@
+"""The benchmark's methods: one table, one call, ``method.run(content, style, ...) -> rgb``.
+
+Every method takes float ``(H, W, 3)`` sRGB arrays in [0, 1] (and optional integer ``(H, W)``
+label maps) and returns the stylised content, same size, in [0, 1]. A method whose weights
+are missing is not an error: :func:`build_methods` returns it as a :class:`Skipped` row with
+the reason, so one absent checkpoint never stops a benchmark run.
+
+Examples:
+    >>> methods, skipped = build_methods(["photonas", "reinhard"], device="cpu")  # doctest: +SKIP
+    >>> out = methods[0].run(content, style)  # doctest: +SKIP
+    >>> methods, _ = build_methods(["photonas=runs/train/photonas", "adain"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.classical import CLASSICAL
+from photonas.api import load_model
+from photonas.device import autocast, choose_device
+from photonas.io import image_to_tensor, load_image
+from photonas.model import StyleTransferModel
+from photonas.transforms import EXACT_WCT, WCTConfig
+
+#: Every method the benchmark knows, in leaderboard order.
+METHOD_NAMES: tuple[str, ...] = ("photonas", "photonet", "adain", "wct", *CLASSICAL, "dpst")
+#: The methods run when none are named (``dpst`` needs the DPST data and is added by the runner).
+DEFAULT_METHODS: tuple[str, ...] = ("photonas", "photonet", "adain", "wct", *CLASSICAL)
+#: The method whose median time every ratio divides by.
+REFERENCE_METHOD = "photonas"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A method that could not run here, and why (shown in the leaderboard)."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class NeuralMethod:
+    """An encoder–decoder model with one transfer: the presets, AdaIN and plain WCT rows.
+
+    Attributes:
+        name: leaderboard name.
+        model: the loaded model, on its device.
+        transfer: ``"wct"`` or ``"adain"``.
+        config: whitening regularisation (:data:`~photonas.transforms.EXACT_WCT` for plain WCT).
+        precision: convolution precision (see :func:`photonas.device.autocast`).
+    """
+
+    name: str
+    model: StyleTransferModel
+    transfer: str = "wct"
+    config: WCTConfig = field(default_factory=WCTConfig)
+    precision: str = "auto"
+    kind: str = "neural"
+    timed: bool = True
+
+    def run(
+        self,
+        content: np.ndarray,
+        style: np.ndarray,
+        content_labels: np.ndarray | None = None,
+        style_labels: np.ndarray | None = None,
+        *,
+        pair: str | None = None,
+    ) -> np.ndarray:
+        """Stylise one pair; style statistics are computed inside (part of the timed work)."""
+        device = next(self.model.decoder.parameters()).device
+        c, s = image_to_tensor(content).to(device), image_to_tensor(style).to(device)
+        c_lab = _label_tensor(content_labels, device)
+        s_lab = _label_tensor(style_labels, device)
+        with torch.inference_mode(), autocast(device, self.precision):
+            out = self.model.stylize(
+                c, s, method=self.transfer, config=self.config, content_labels=c_lab, style_labels=s_lab
+            )
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+def _label_tensor(labels: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    return None if labels is None else torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))[None].to(device)
+
+
+@dataclass(frozen=True)
+class ClassicalMethod:
+    """A training-free colour transfer from :mod:`bench.classical`, on the CPU in numpy."""
+
+    name: str
+    fn: Callable[..., np.ndarray]
+    kind: str = "classical"
+    timed: bool = True
+
+    def run(
+        self,
+        content: np.ndarray,
+        style: np.ndarray,
+        content_labels: np.ndarray | None = None,
+        style_labels: np.ndarray | None = None,
+        *,
+        pair: str | None = None,
+    ) -> np.ndarray:
+        out = self.fn(content.astype(np.float64), style.astype(np.float64), content_labels, style_labels)
+        return out.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ReferenceMethod:
+    """Published outputs read from disk (Deep Photo Style Transfer): quality only, never timed.
+
+    ``pair`` names the file (``NN`` → ``<folder>/NN.jpg``); the output is resized to the content.
+    """
+
+    name: str
+    folder: Path
+    kind: str = "reference"
+    timed: bool = False
+
+    def run(
+        self,
+        content: np.ndarray,
+        style: np.ndarray,
+        content_labels: np.ndarray | None = None,
+        style_labels: np.ndarray | None = None,
+        *,
+        pair: str | None = None,
+    ) -> np.ndarray:
+        if pair is None:
+            raise ValueError(f"{self.name} reads published outputs and needs the pair's name")
+        path = self.folder / f"{pair}.jpg"
+        if not path.is_file():
+            raise FileNotFoundError(f"no published {self.name} output {path}")
+        from bench.run import (
+            resize_rgb,  # the runner owns resizing; imported late to avoid a cycle
+        )
+
+        return resize_rgb(load_image(path, name=f"{self.name} output").rgb, (content.shape[1], content.shape[0]))
+
+
+Method = NeuralMethod | ClassicalMethod | ReferenceMethod
+
+
+def parse_method_spec(spec: str) -> tuple[str, str | None]:
+    """``"name"`` → (name, None); ``"name=path"`` → (name, path), a model folder for that row."""
+    name, sep, path = spec.partition("=")
+    name = name.strip()
+    if not name:
+        raise ValueError(f"bad method {spec!r}: use a name ({', '.join(METHOD_NAMES)}) or name=path")
+    if sep and not path.strip():
+        raise ValueError(f"bad method {spec!r}: name=path needs a path")
+    if not sep and name not in METHOD_NAMES:
+        raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHOD_NAMES)} or give name=path")
+    return name, (path.strip() if sep else None)
+
+
+def _load(source: str, device: torch.device) -> StyleTransferModel | Skipped:
+    """The model, or why not (missing weights, unreadable folder)."""
+    try:
+        return load_model(source, device)
+    except (FileNotFoundError, ValueError, OSError) as err:  # WeightsNotFoundError is a FileNotFoundError
+        return Skipped("", f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+
+
+def build_methods(
+    specs: Sequence[str] = DEFAULT_METHODS,
+    *,
+    device: str | torch.device | None = "cpu",
+    dpst_results: str | os.PathLike | None = None,
+    precision: str = "auto",
+) -> tuple[list[Method], list[Skipped]]:
+    """The methods to run and the ones skipped, in the order given.
+
+    Args:
+        specs: method names or ``name=path`` (a model folder, Hub id or preset for that row).
+            ``photonas=path`` also changes the model under the ``adain`` and ``wct`` rows.
+        device: where neural methods run.
+        dpst_results: folder of published DPST outputs for the ``dpst`` row.
+        precision: convolution precision of neural methods.
+    """
+    device = choose_device(device)
+    parsed = [parse_method_spec(s) for s in specs]
+    sources = {name: path for name, path in parsed if path is not None}
+    models: dict[str, StyleTransferModel | Skipped] = {}
+
+    def model(source: str) -> StyleTransferModel | Skipped:
+        if source not in models:
+            models[source] = _load(source, device)
+        return models[source]
+
+    methods: list[Method] = []
+    skipped: list[Skipped] = []
+    for name, path in parsed:
+        if name in CLASSICAL and path is None:
+            methods.append(ClassicalMethod(name, CLASSICAL[name]))
+            continue
+        if name == "dpst" and path is None:
+            folder = Path(dpst_results) if dpst_results is not None else None
+            if folder is None or not folder.is_dir():
+                skipped.append(Skipped(name, f"no published DPST outputs at {folder} (pass --data)"))
+            else:
+                methods.append(ReferenceMethod(name, folder))
+            continue
+        base = name if name in ("adain", "wct") else None
+        source = path or (sources.get("photonas", "photonas") if base else name)
+        loaded = model(source)
+        if isinstance(loaded, Skipped):
+            skipped.append(Skipped(name, loaded.reason))
+        elif base == "adain":
+            methods.append(NeuralMethod(name, loaded, "adain", precision=precision))
+        elif base == "wct":
+            methods.append(NeuralMethod(name, loaded, "wct", EXACT_WCT, precision=precision))
+        else:
+            methods.append(NeuralMethod(name, loaded, "wct", precision=precision))
+    return methods, skipped
+
+
+__all__ = [
+    "DEFAULT_METHODS",
+    "METHOD_NAMES",
+    "REFERENCE_METHOD",
+    "ClassicalMethod",
+    "Method",
+    "NeuralMethod",
+    "ReferenceMethod",
+    "Skipped",
+    "build_methods",
+    "parse_method_spec",
+]

@@ -1,0 +1,72 @@
+"""``python -m bench --quick`` end to end on CPU, and the pieces of the runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import gradient_photo
+
+from bench.methods import build_methods, parse_method_spec
+from bench.run import main, parse_pairs
+
+
+@pytest.fixture(scope="module")
+def quick_run(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One quick run: a saved model as photonas, two classical rows, a model whose weights are missing."""
+    out = tmp_path_factory.mktemp("bench")
+    missing = out / "no-such-model"
+    argv = ["--quick", "--device", "cpu", "--out", str(out), "--methods", f"photonas={model_dir}", "reinhard", "mk", f"photonet={missing}"]
+    assert main(argv) == 0
+    return out
+
+
+def test_quick_writes_every_output(quick_run: Path) -> None:
+    for name in ("results.json", "results.csv", "leaderboard.md", "scatter.png", "samples.png"):
+        assert (quick_run / name).stat().st_size > 0, name
+    payload = json.loads((quick_run / "results.json").read_text())
+    assert payload["machine"]["cpu_count"] >= 1 and payload["machine"]["torch"]
+    assert {r["method"] for r in payload["records"]} == {"photonas", "reinhard", "mk"}
+    frame = pd.read_csv(quick_run / "results.csv")
+    assert len(frame) == 2 * 3  # two pairs, three methods, masks off
+    for metric in ("edge_ssim", "ssim", "gram_loss", "swd_lab", "artifact_energy", "seconds"):
+        assert frame[metric].notna().all(), metric
+
+
+def test_missing_weights_is_a_skipped_row(quick_run: Path) -> None:
+    payload = json.loads((quick_run / "results.json").read_text())
+    (skip,) = payload["skipped"]
+    assert skip["method"] == "photonet" and "no-such-model" in skip["reason"]
+    assert "| photonet |" in (quick_run / "leaderboard.md").read_text()
+
+
+def test_photonas_ratio_is_one(quick_run: Path) -> None:
+    board = {row["method"]: row for row in json.loads((quick_run / "results.json").read_text())["leaderboard"]}
+    assert board["photonas"]["ratio_vs_photonas"] == pytest.approx(1.0)
+    assert board["reinhard"]["ratio_vs_photonas"] > 0
+
+
+def test_methods_share_one_call(model_dir: Path) -> None:
+    methods, skipped = build_methods([f"photonas={model_dir}", "adain", "wct", "histogram"], device="cpu")
+    assert not skipped
+    content = np.asarray(gradient_photo((40, 32), 0), np.float32) / 255
+    style = np.asarray(gradient_photo((36, 30), 1), np.float32) / 255
+    labels_c = np.zeros((32, 40), np.int64)
+    labels_s = np.zeros((30, 36), np.int64)
+    for method in methods:
+        out = method.run(content, style, labels_c, labels_s)
+        assert out.shape == content.shape and np.isfinite(out).all(), method.name
+        assert 0.0 <= out.min() and out.max() <= 1.0
+
+
+def test_spec_and_pairs_parsing() -> None:
+    assert parse_method_spec("photonas=runs/x") == ("photonas", "runs/x")
+    assert parse_method_spec("mk") == ("mk", None)
+    assert parse_pairs("1-3,9") == [1, 2, 3, 9]
+    with pytest.raises(ValueError, match="unknown method"):
+        parse_method_spec("nope")
+    with pytest.raises(ValueError, match="--pairs"):
+        parse_pairs("3-x")
