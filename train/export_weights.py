@@ -79,7 +79,9 @@ def _run_facts(run_dir: Path) -> dict[str, object]:
     return facts
 
 
-def model_card(preset: str, dtype: str, size_mb: float, cost: dict[str, float], facts: dict, evaluation: dict | None, hardware: str) -> str:
+def model_card(
+    preset: str, dtype: str, size_mb: float, cost: dict[str, float], facts: dict, evaluation: dict | None, hardware: str, note: str = ""
+) -> str:
     """The README.md that sits beside the weights."""
     p = get_preset(preset)
     config: TrainConfig | None = facts.get("config")  # type: ignore[assignment]
@@ -118,6 +120,7 @@ def model_card(preset: str, dtype: str, size_mb: float, cost: dict[str, float], 
         f"- {dtype} against the run's fp32 weights (held-out photos): {cost['psnr_vs_fp32']:.1f} dB PSNR between the two "
         f"reconstructions; reconstruction PSNR {cost['psnr_fp32']:.2f} dB (fp32) → {cost['psnr_exported']:.2f} dB ({dtype})",
         "",
+        *(["## Notes", note, ""] if note else []),
         "## Licence",
         "MIT. The training photos keep their authors' licences and are not distributed here.",
         "",
@@ -141,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default="../shared/data/train", help="training photos (val_* used to measure the dtype cost)")
     parser.add_argument("--eval", type=Path, help="summary.json from train/evaluate.py for the model card")
     parser.add_argument("--hardware", default=None, help="what trained it (default: this machine)")
+    parser.add_argument("--note", default="", help="a paragraph for the card (limitations, provenance)")
     args = parser.parse_args(argv)
 
     preset = get_preset(args.preset)
@@ -160,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluation = json.loads(args.eval.read_text()) if args.eval else None
     run_dir = args.source.parent if args.source.name in ("final", CHECKPOINT_NAME) else args.source
     card = model_card(preset.name, args.dtype, weights.stat().st_size / 1e6, cost, _run_facts(run_dir),
-                      evaluation, args.hardware or hardware_description())
+                      evaluation, args.hardware or hardware_description(), args.note)
     (folder / "README.md").write_text(card)
     print(f"wrote {folder} ({weights.stat().st_size / 1e6:.1f} MB); {args.dtype} vs fp32: {cost['psnr_vs_fp32']:.1f} dB")
     return 0
