@@ -11,8 +11,8 @@ from photonas.model import WEIGHTS_NAME, PhotoNAS, PhotoNet
 from photonas.presets import PRESETS, WEIGHTS_DIR
 
 # Reconstruction PSNR floors (dB) on DPST content 01 at 512 px, about 2 dB under what the shipped
-# weights measure here (PhotoNAS 22.15 dB), so a broken export or loader fails loudly.
-_FLOORS = {"photonas": 20.0, "photonet": 20.0}
+# weights measure here (PhotoNAS 22.15 dB, PhotoNet 19.43 dB), so a broken export or loader fails loudly.
+_FLOORS = {"photonas": 20.0, "photonet": 17.5}
 _SHIPPED = [name for name in PRESETS if (PRESETS[name].weights_dir / WEIGHTS_NAME).is_file()]
 
 
