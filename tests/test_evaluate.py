@@ -5,12 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from helpers import gradient_photo as _photo
@@ -24,14 +22,7 @@ CONTENT_SIZE = (64, 48)  # (width, height)
 STYLE_SIZE = (48, 64)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Images of a few dozen pixels gain nothing from threads, and on a busy machine
-    contended intra-op threads made this file ~5x slower; the setting is restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

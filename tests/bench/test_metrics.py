@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import torch
 from helpers import gradient_photo
 from scipy.stats import wasserstein_distance
 from skimage.color import lab2rgb
@@ -18,13 +16,7 @@ from photonas.encoder import VGGEncoder
 SIZE = (40, 32)  # (width, height): off the encoder's 16-pixel grid, so padding is exercised
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny images gain nothing from threads on a busy machine; the setting is restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
