@@ -1,0 +1,135 @@
+"""One demo request: uploads in, a stylised photo, its timing and a clean download out.
+
+Everything that touches pixels is the library's: photonas decodes and checks the uploads
+(its ``ImageError`` becomes the message the visitor sees) and does the stylisation. This
+module only shrinks the photos to the demo's working size, keeps time and writes the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+import photonas
+from demo.models import DEFAULT_CHOICE, MODEL_CHOICES, load_models, on_gpu
+from demo.regions import colour_names, editor_labels
+from photonas.io import image_to_tensor, load_image, tensor_to_image
+
+#: Largest upload accepted, in pixels (a 24-megapixel camera photo fits).
+MAX_PIXELS = 25_000_000
+#: Photos are shrunk to this longest side before stylisation (env PHOTONAS_DEMO_MAX_SIDE):
+#: about 10 s per photo on a 2-core CPU, well under a second on a GPU.
+MAX_SIDE_ENV = "PHOTONAS_DEMO_MAX_SIDE"
+
+MODELS = load_models()
+DEVICE = next(MODELS[DEFAULT_CHOICE].decoder.parameters()).device
+
+# Downloads live for the process; each request prunes files older than this.
+_DOWNLOAD_DIR = Path(tempfile.mkdtemp(prefix="photonas-demo-"))
+_DOWNLOAD_MAX_AGE_S = 3600
+
+
+def max_side() -> int:
+    """The working size: env PHOTONAS_DEMO_MAX_SIDE, else 2048 px on a GPU and 1024 px on a CPU."""
+    env = os.environ.get(MAX_SIDE_ENV, "").strip()
+    if env:
+        return int(env)
+    return 2048 if DEVICE.type == "cuda" else 1024
+
+
+def fit(path: str, name: str, side: int) -> Image.Image:
+    """The upload decoded and checked by photonas, then shrunk to fit ``side`` (aspect kept).
+
+    Raises:
+        photonas.ImageError: the file is not a usable image or has too many pixels.
+    """
+    image = load_image(path, max_pixels=MAX_PIXELS, name=name)
+    pil = tensor_to_image(image_to_tensor(image.rgb), alpha=image.alpha)
+    if max(pil.size) > side:
+        pil.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return pil
+
+
+def region_masks(
+    content_map: str | None, style_map: str | None, content_paint: dict | None, style_paint: dict | None
+) -> tuple[str | np.ndarray, str | np.ndarray] | None:
+    """The label-map pair for photonas: uploaded maps, or the regions painted in the page, or None."""
+    content_labels, style_labels = editor_labels(content_paint), editor_labels(style_paint)
+    painted = content_labels is not None or style_labels is not None
+    uploaded = content_map is not None or style_map is not None
+    if painted and uploaded:
+        raise gr.Error("Give regions one way: upload two label maps or paint on both photos, not both.")
+    if uploaded:
+        if content_map is None or style_map is None:
+            raise gr.Error("Regions need two label maps: one for the content photo and one for the style photo.")
+        return content_map, style_map
+    if painted:
+        if content_labels is None or style_labels is None:
+            side = "style" if style_labels is None else "content"
+            raise gr.Error(f"Paint the matching regions on the {side} photo too, with the same brush colours.")
+        if not set(colour_names(content_labels)) & set(colour_names(style_labels)):
+            raise gr.Error("No brush colour is used on both photos: paint matching regions with the same colour.")
+        return content_labels, style_labels
+    return None
+
+
+@on_gpu
+def _stylize(content: Image.Image, style: Image.Image, choice: str, alpha: float, masks) -> Image.Image:
+    return photonas.stylize(content, style, model=MODELS[choice], alpha=alpha, masks=masks, max_pixels=MAX_PIXELS)
+
+
+def save_download(image: Image.Image) -> str:
+    """The result as a PNG for download: pixels only, no EXIF, location or other metadata."""
+    cutoff = time.time() - _DOWNLOAD_MAX_AGE_S
+    for old in _DOWNLOAD_DIR.glob("*.png"):
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+    path = _DOWNLOAD_DIR / f"photonas-{uuid.uuid4().hex[:12]}.png"
+    Image.frombytes(image.mode, image.size, image.tobytes()).save(path, format="PNG")
+    return str(path)
+
+
+def _without_folders(message: str, *paths: str | None) -> str:
+    """The message with each upload's server-side path cut to its file name."""
+    for path in paths:
+        if path:
+            message = message.replace(path, Path(path).name)
+    return message
+
+
+def stylize_request(
+    content: str | None,
+    style: str | None,
+    model: str = DEFAULT_CHOICE,
+    alpha: float = 1.0,
+    content_map: str | None = None,
+    style_map: str | None = None,
+    content_paint: dict | None = None,
+    style_paint: dict | None = None,
+) -> tuple[tuple[Image.Image, Image.Image], str, str]:
+    """Stylise ``content`` with ``style``; returns (before, after), a timing line and the download path."""
+    if content is None or style is None:
+        raise gr.Error("Upload a content photo and a style photo, or pick an example below.")
+    if model not in MODEL_CHOICES:
+        raise gr.Error(f"Unknown model {model!r}: choose one of {', '.join(MODEL_CHOICES)}.")
+    start = time.perf_counter()
+    try:
+        masks = region_masks(content_map, style_map, content_paint, style_paint)
+        side = max_side()
+        content_image = fit(content, "content image", side)
+        style_image = fit(style, "style image", side)
+        result = _stylize(content_image, style_image, model, alpha, masks)
+    except ValueError as err:  # photonas.ImageError and the library's other input errors
+        raise gr.Error(_without_folders(str(err), content, style, content_map, style_map)) from err
+    seconds = time.perf_counter() - start
+    width, height = result.size
+    regions = "" if masks is None else ", with regions"
+    info = f"**{width}×{height} px** in **{seconds:.1f} s** on {DEVICE.type.upper()} ({model}, strength {alpha:.2f}{regions})"
+    return (content_image, result), info, save_download(result)

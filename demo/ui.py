@@ -1,0 +1,127 @@
+"""The demo page: uploads or examples, model and strength, optional regions, before/after result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+from gradio.data_classes import FileData
+
+import photonas
+from demo.models import DEFAULT_CHOICE, MODEL_CHOICES
+from demo.regions import BRUSH_COLOURS
+from demo.run import DEVICE, fit, max_side, stylize_request
+from photonas.presets import PRESETS
+
+EXAMPLES_DIR = Path(photonas.__file__).parent / "examples"
+#: (content, style) pairs from the photos bundled with photonas (freely licensed, see their README).
+EXAMPLE_PAIRS = (("rocket.jpg", "coffee.jpg"), ("chelsea.jpg", "rocket.jpg"), ("coffee.jpg", "chelsea.jpg"))
+
+MAX_FILE_SIZE = "25mb"
+# The queue: requests beyond this many at once wait their turn (a CPU is already busy with
+# one; a GPU takes two), and at most QUEUE_SIZE wait, so the Space never runs out of memory.
+QUEUE_SIZE = 64
+
+DESCRIPTION = """\
+# photonas: photorealistic style transfer
+Give a **content** photo the colours, tones and light of a **style** photo; the result still
+looks like a photo. PhotoNAS and PhotoNet from *Ultrafast Photorealistic Style Transfer via
+Neural Architecture Search* (AAAI 2020). Photos are stylised at up to {side} px on the long side.
+"""
+
+REGIONS_HELP = """\
+Optional: match regions (sky to sky, ground to ground). Either paint them, using the **same
+brush colour** for matching regions on both photos (unpainted parts are matched with each
+other), or upload two label maps in the DPST colour palette.
+"""
+
+
+def _uploaded_path(payload: FileData | None) -> str | None:
+    return None if payload is None else payload.path
+
+
+def _image_box(label: str) -> gr.Image:
+    """An upload box whose file reaches photonas undecoded.
+
+    ``gr.Image`` opens uploads itself and fails on a broken file with a generic message;
+    passing the file on as is lets photonas decode it, and its message (which input, and
+    why) reaches the visitor. (An instance attribute: a ``gr.Image`` subclass would make
+    gradio write a ``.pyi`` stub beside this module.)
+    """
+    box = gr.Image(label=label, type="filepath", sources=["upload", "clipboard"], height=280)
+    box.preprocess = _uploaded_path
+    return box
+
+
+def _paint_box(label: str) -> gr.ImageEditor:
+    brush = gr.Brush(colors=[hex_colour for _, hex_colour in BRUSH_COLOURS], color_mode="fixed")
+    return gr.ImageEditor(
+        label=label, type="numpy", image_mode="RGBA", sources=(), transforms=(), layers=False, brush=brush, height=320
+    )
+
+
+def paint_background(path: str | None) -> dict | None:
+    """An editor value showing the uploaded photo at working size, with nothing painted."""
+    if path is None:
+        return None
+    try:
+        image = fit(path, "photo", max_side())
+    except photonas.ImageError:
+        return None  # the Stylise button reports the broken upload
+    return {"background": image, "layers": [], "composite": image}
+
+
+def build_demo() -> gr.Blocks:
+    """The whole page; call ``.queue(**queue_options()).launch(**launch_options())`` on it."""
+    with gr.Blocks(title="photonas", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(DESCRIPTION.format(side=max_side()))
+        with gr.Row():
+            with gr.Column():
+                with gr.Row():
+                    content = _image_box("Content photo")
+                    style = _image_box("Style photo")
+                model = gr.Radio(
+                    list(MODEL_CHOICES),
+                    value=DEFAULT_CHOICE,
+                    label="Model",
+                    info=" · ".join(PRESETS[name].description for name in MODEL_CHOICES.values()),
+                )
+                alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
+                with gr.Accordion("Regions (optional)", open=False):
+                    gr.Markdown(REGIONS_HELP)
+                    with gr.Tab("Paint"), gr.Row():
+                        content_paint = _paint_box("Paint on the content")
+                        style_paint = _paint_box("Paint on the style")
+                    with gr.Tab("Upload label maps"), gr.Row():
+                        content_map = _image_box("Content label map")
+                        style_map = _image_box("Style label map")
+                run = gr.Button("Stylise", variant="primary")
+            with gr.Column():
+                result = gr.ImageSlider(label="Before / after", type="pil", format="png", interactive=False)
+                info = gr.Markdown()
+                download = gr.DownloadButton("Download result (PNG, metadata removed)")
+        gr.Examples(
+            examples=[[str(EXAMPLES_DIR / c), str(EXAMPLES_DIR / s)] for c, s in EXAMPLE_PAIRS],
+            inputs=[content, style],
+            label="Examples (content, style): click one, then Stylise",
+        )
+        content.change(paint_background, content, content_paint, api_visibility="private")
+        style.change(paint_background, style, style_paint, api_visibility="private")
+        run.click(
+            stylize_request,
+            inputs=[content, style, model, alpha, content_map, style_map, content_paint, style_paint],
+            outputs=[result, info, download],
+            api_name="stylize",
+            concurrency_limit=2 if DEVICE.type == "cuda" else 1,
+        )
+    return demo
+
+
+def queue_options() -> dict:
+    """Arguments for ``Blocks.queue``."""
+    return {"max_size": QUEUE_SIZE}
+
+
+def launch_options() -> dict:
+    """Arguments for ``Blocks.launch``: upload limit, no share link, errors shown to visitors."""
+    return {"max_file_size": MAX_FILE_SIZE, "share": False, "show_error": True}
