@@ -6,6 +6,7 @@ tensors here; the model only ever sees ``(B, 3, H, W)`` floats.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from photonas.device import autocast, choose_device
+from photonas.device import autocast, choose_device, resolve_precision
 from photonas.io import ImageSource, image_to_tensor, load_image, tensor_to_image
 from photonas.masks import load_label_map
 from photonas.model import WEIGHTS_NAME, StyleTransferModel, model_class
@@ -27,21 +28,26 @@ StyleSource = ImageSource | StyleStats
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(source: str, device: str, stamp: int | None) -> StyleTransferModel:
+def _load_cached(source: str, device: str, stamp: int | None, precision: str) -> StyleTransferModel:
     """``stamp`` (the weights file's mtime for a folder) makes a rewritten checkpoint reload."""
     if source.lower() in PRESETS:
         model = model_class(source).from_pretrained()
     else:
         model = StyleTransferModel.from_pretrained(source)
-    return model.to(device).eval()
+    return model.for_inference(device, precision)
 
 
-def load_model(model: ModelSource = "photonas", device: str | torch.device | None = None) -> StyleTransferModel:
+def load_model(
+    model: ModelSource = "photonas", device: str | torch.device | None = None, precision: str = "auto"
+) -> StyleTransferModel:
     """A ready model: a preset name (shipped weights), a folder, a Hub repo id, or a model.
 
-    Named models are loaded once per process and device and then reused, so calling
+    Named models are loaded once per process, device and precision and then reused, so calling
     :func:`stylize` in a loop does not reload weights (a folder whose weights file changes is
-    reloaded).
+    reloaded). They come converted for inference (see
+    :meth:`~photonas.model.StyleTransferModel.for_inference`): bf16 and channels-last on CUDA
+    and on CPUs with native bf16 unless ``precision`` says otherwise. A model passed in is
+    returned as it is (moved to ``device`` if one is given).
     """
     if isinstance(model, StyleTransferModel):
         return model.to(choose_device(device)) if device is not None else model
@@ -50,7 +56,16 @@ def load_model(model: ModelSource = "photonas", device: str | torch.device | Non
         get_preset(name)  # raises: not a preset, not a folder, and a Hub repo id is owner/name
     weights = Path(name) / WEIGHTS_NAME
     stamp = weights.stat().st_mtime_ns if weights.is_file() else None
-    return _load_cached(name, str(choose_device(device)), stamp)
+    chosen = choose_device(device)
+    return _load_cached(name, str(chosen), stamp, resolve_precision(chosen, precision))
+
+
+def _precision_context(net: StyleTransferModel, precision: str) -> contextlib.AbstractContextManager:
+    """Autocast for a float32 model explicitly asked for bf16/fp16; a converted model, or
+    ``"auto"`` with a model passed in, runs as it is."""
+    if precision == "auto" or net.dtype != torch.float32:
+        return contextlib.nullcontext()
+    return autocast(_model_device(net), precision)
 
 
 def _model_device(model: StyleTransferModel) -> torch.device:
@@ -90,7 +105,7 @@ def _style_stats(
     dev = _model_device(net)
     image = load_image(style, max_pixels=max_pixels, name="style image")
     labels = _labels(style_mask, image.size, "style label map", dev, max_pixels) if style_mask is not None else None
-    with torch.inference_mode(), autocast(dev, precision):
+    with torch.inference_mode(), _precision_context(net, precision):
         return net.style_stats(image_to_tensor(image.flattened()).to(dev), labels)
 
 
@@ -137,8 +152,9 @@ def stylize(
         device: ``"cpu"``, ``"cuda"``, ``"mps"``; default CUDA, then MPS, then CPU.
         method: ``"wct"`` (default) or ``"adain"``.
         max_pixels: refuse images larger than this many pixels (decompression-bomb guard).
-        precision: convolution precision: "auto" (bf16 on CUDA, fp32 elsewhere), "fp32",
-            "bf16" or "fp16"; transfers always compute in float32/float64.
+        precision: convolution precision: "auto" (bf16 on CUDA and on CPUs with native bf16,
+            fp32 elsewhere), "fp32", "bf16" or "fp16"; transfers always compute in float32 with
+            float64 eigen-solves.
 
     Raises:
         photonas.io.ImageError: an input is not a usable image or label map.
@@ -147,7 +163,7 @@ def stylize(
     alpha = _check_alpha(alpha)
     if masks is not None and not (isinstance(masks, (tuple, list)) and len(masks) == 2):
         raise ValueError("masks must be a pair: (content_label_map, style_label_map or None)")
-    net = load_model(model, device)
+    net = load_model(model, device, precision)
     dev = _model_device(net)
     image = load_image(content, max_pixels=max_pixels, name="content image")
     content_mask, style_mask = masks if masks is not None else (None, None)
@@ -160,6 +176,6 @@ def stylize(
             "the style statistics hold no regions (a preset made without a style label map, or regions "
             "too small to summarise), so masks would have no effect"
         )
-    with torch.inference_mode(), autocast(dev, precision):
+    with torch.inference_mode(), _precision_context(net, precision):
         out = net.stylize(image_to_tensor(image.rgb).to(dev), stats, alpha=alpha, method=method, content_labels=content_labels)
     return tensor_to_image(out.float(), alpha=image.alpha)

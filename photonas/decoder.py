@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from photonas.arch import BFA_SOURCES, ArchCode, StageParts
 from photonas.encoder import LEVEL_CHANNELS, LEVEL_STRIDE, Features
+from photonas.transforms import channel_moments
 
 #: ``transfer(point, feature) -> feature``, called at each enabled transfer position.
 Transfer = Callable[[str, Tensor], Tensor]
@@ -67,12 +68,53 @@ def _conv(c_in: int, c_out: int, kernel: int = 3) -> nn.Conv2d:
 
 
 def instance_norm(x: Tensor, eps: float = 1e-5) -> Tensor:
-    """Per-sample, per-channel normalisation with no learned affine (the IN of INSL and BFA)."""
-    return F.instance_norm(x, eps=eps)
+    """Per-sample, per-channel normalisation with no learned affine (the IN of INSL and BFA).
+
+    At inference the result keeps ``x``'s dtype and memory layout (``F.instance_norm`` returns
+    channels-first, which forces a reorder before the next channels-last conv).
+    """
+    if torch.is_grad_enabled() and x.requires_grad:
+        return F.instance_norm(x, eps=eps)
+    mean, var = channel_moments(x)
+    scale = torch.rsqrt(var + eps)
+    return torch.addcmul((-mean * scale)[..., None, None].to(x.dtype), x, scale[..., None, None].to(x.dtype))
+
+
+def pooled_instance_norm(x: Tensor, factor: int, eps: float = 1e-5) -> Tensor:
+    """``max_pool2d(instance_norm(x), factor)``, computed as pool first, normalise second.
+
+    Exact, since instance norm is an increasing affine map per channel and max-pooling commutes
+    with those; the statistics still come from the full-resolution ``x``, but no normalised
+    full-resolution copy is written (BFA pools relu1_1 … relu4_1 down to the /16 grid).
+    """
+    mean, var = channel_moments(x)
+    scale = torch.rsqrt(var + eps)[..., None, None]
+    pooled = F.max_pool2d(x, factor)
+    return ((pooled.float() - mean[..., None, None]) * scale).to(x.dtype)
 
 
 def _identity(point: str, x: Tensor) -> Tensor:
     return x
+
+
+def _conv_of_concat(conv: nn.Conv2d, x: Tensor, skip: Tensor) -> Tensor:
+    """``conv(cat([x, skip]))``; at inference as two convs on the halves of the weight, summed.
+
+    Exact (a convolution is linear in its input channels) and it never writes the concatenated
+    full-resolution tensor, which on a CPU costs more than the convolution it feeds. Training
+    keeps the single convolution.
+    """
+    if torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad):
+        return conv(torch.cat([x, skip], dim=1))
+    width = x.shape[1]
+    pad = (conv.padding[1], conv.padding[1], conv.padding[0], conv.padding[0])
+    mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
+
+    def half(t: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return F.conv2d(F.pad(t, pad, mode=mode) if any(pad) else t, weight, bias)
+
+    out = half(x, conv.weight[:, :width], conv.bias)
+    return out.add_(half(skip, conv.weight[:, width:], None))
 
 
 class Bottleneck(nn.Module):
@@ -92,8 +134,8 @@ class Bottleneck(nn.Module):
             x = transfer("d0.transfer", x)
         if self.bfa is None:
             return x
-        pooled = [F.max_pool2d(instance_norm(feats[level]), LEVEL_STRIDE["relu5_1"] // LEVEL_STRIDE[level]) for level in self.sources]
-        return torch.relu(self.bfa(torch.cat([x, *pooled], dim=1)))
+        pooled = [pooled_instance_norm(feats[level], LEVEL_STRIDE["relu5_1"] // LEVEL_STRIDE[level]) for level in self.sources]
+        return self.bfa(torch.cat([x, *pooled], dim=1)).relu_()
 
 
 class Stage(nn.Module):
@@ -130,16 +172,18 @@ class Stage(nn.Module):
                 skip = transfer(f"{name}.skip_transfer", skip)
             if self.parts.skip_norm:
                 skip = instance_norm(skip)
-            x = torch.cat([x, skip], dim=1)
         convs = [layer for layer in (self.fuse, self.conv, self.reduce) if layer is not None]
         for i, layer in enumerate(convs):
-            x = layer(x)
+            if layer is self.fuse and self.joins_skip:
+                x = _conv_of_concat(layer, x, skip)
+            else:
+                x = layer(x)
             if not (self.last and i == len(convs) - 1):  # the network's output stays linear
-                x = torch.relu(x)
+                x = x.relu_()
         if self.scale.upsample:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
             if self.conv_after_up is not None:
-                x = torch.relu(self.conv_after_up(x))
+                x = self.conv_after_up(x).relu_()
         return x
 
 

@@ -146,7 +146,7 @@ class VGGEncoder(nn.Module):
             if name == "pool":
                 x = nn.functional.max_pool2d(x, 2)
                 continue
-            x = torch.relu(self.layers[name](x))
+            x = self.layers[name](x).relu_()
             if level is not None:
                 features[level] = x
                 if level == last:

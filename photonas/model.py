@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from photonas.arch import PHOTONAS, PHOTONET, ArchCode
 from photonas.checkpoint import save_safetensors_atomic
 from photonas.decoder import Decoder, Transfer
+from photonas.device import choose_device, convert_for_inference
 from photonas.encoder import Features, VGGEncoder
 from photonas.padding import crop, pad_to_grid
 from photonas.presets import get_preset
@@ -188,9 +189,32 @@ class StyleTransferModel(
 
     # ---- the network ----------------------------------------------------------------------
 
+    def for_inference(self, device: str | torch.device | None = None, precision: str = "auto") -> StyleTransferModel:
+        """Convert in place for fast inference: weights in the precision's dtype, channels-last.
+
+        ``"auto"`` is bf16 on CUDA and on CPUs with native bf16, float32 elsewhere (see
+        :func:`~photonas.device.resolve_precision`). The decoder keeps the fingerprint of its
+        float32 weights, so style presets made at any precision stay valid. Not for training.
+        """
+        self.decoder.frozen_fingerprint = decoder_fingerprint(self.decoder)
+        convert_for_inference(self, choose_device(device), precision)
+        return self
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the weights (float32, or bf16/fp16 after :meth:`for_inference`)."""
+        return self.encoder.layers["block1_conv1"].weight.dtype
+
     def encode(self, image: Tensor) -> Features:
-        """``(B, 3, H, W)`` RGB in [0, 1], H and W on the encoder grid → relu1_1 … relu5_1."""
-        return self.encoder(image)
+        """``(B, 3, H, W)`` RGB in [0, 1], H and W on the encoder grid → relu1_1 … relu5_1.
+
+        The image is cast to the weights' dtype and memory layout (channels-last weights get a
+        channels-last image), so a converted model takes float32 images like any other.
+        """
+        weight = self.encoder.layers["block1_conv1"].weight
+        channels_last = weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        return self.encoder(image.to(dtype=weight.dtype, memory_format=layout))
 
     def decode(self, feats: Features, transfer: Transfer | None = None) -> Tensor:
         """Encoder features → ``(B, 3, H, W)``; ``transfer`` is called at each transfer position."""
@@ -200,19 +224,22 @@ class StyleTransferModel(
         """Encode then decode with no transfer (what training optimises), any ``(B, 3, H, W)``."""
         _check_images(image, "image")
         padded, box = pad_to_grid(image)
-        return crop(self.decode(self.encode(padded)), box)
+        return crop(self.decode(self.encode(padded)), box).to(image.dtype)
 
     @property
     def transfer_points(self) -> tuple[str, ...]:
         """The transfer positions this model's code switches on."""
         return self.decoder.transfer_points
 
-    def style_stats(self, style: Tensor, labels: Tensor | None = None, *, min_pixels: int = 64) -> StyleStats:
+    def style_stats(
+        self, style: Tensor, labels: Tensor | None = None, *, min_pixels: int = 64, reference: bool = False
+    ) -> StyleStats:
         """Summarise a ``(B, 3, H, W)`` style (B = 1 with ``labels``) at every transfer position.
 
         In-decoder positions take their statistics from the style decoded alongside: the style
         runs through the same decoder stages (reconstructing itself) and is measured there.
-        ``labels`` (``(1, H, W)`` integers) add per-region statistics for masked transfer.
+        ``labels`` (``(1, H, W)`` integers) add per-region statistics for masked transfer;
+        ``reference`` computes them in float64 (see :class:`~photonas.transforms.WCTConfig`).
         """
         _check_images(style, "style", labels)
         padded, _ = pad_to_grid(style)
@@ -221,7 +248,7 @@ class StyleTransferModel(
         points: dict[str, RegionStats] = {}
 
         def record(point: str, x: Tensor) -> Tensor:
-            points[point] = region_stats(x, padded_labels, min_pixels)
+            points[point] = region_stats(x, padded_labels, min_pixels, reference=reference)
             return x
 
         needs_decoder = any(self.decoder.encoder_level(p) is None for p in self.transfer_points)
@@ -266,7 +293,7 @@ class StyleTransferModel(
         """
         _check_images(content, "content", content_labels)
         if isinstance(style, Tensor):
-            style = self.style_stats(style, style_labels, min_pixels=min_pixels)
+            style = self.style_stats(style, style_labels, min_pixels=min_pixels, reference=config.reference)
         else:
             self.check_style_stats(style)
         style = style.to(content.device)
@@ -278,7 +305,7 @@ class StyleTransferModel(
                 x, style.points[point], labels, method=method, alpha=alpha, config=config, min_pixels=min_pixels
             )
 
-        return crop(self.decode(self.encode(padded), transfer), box)
+        return crop(self.decode(self.encode(padded), transfer), box).to(content.dtype)
 
     def forward(self, content: Tensor, style: Tensor | StyleStats, **kwargs) -> Tensor:
         """Same as :meth:`stylize`."""

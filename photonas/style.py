@@ -27,7 +27,13 @@ def decoder_fingerprint(decoder: nn.Module) -> str:
     """A short id of a decoder's weights, so statistics taken inside one decoder are not used with another.
 
     Hashes names, shapes and a strided sample of every tensor: milliseconds, not a full hash.
+    A decoder converted for inference keeps the fingerprint of its float32 weights
+    (``frozen_fingerprint``, set by :meth:`~photonas.model.StyleTransferModel.for_inference`),
+    so presets work across precisions.
     """
+    frozen = getattr(decoder, "frozen_fingerprint", None)
+    if frozen:
+        return frozen
     digest = hashlib.sha256()
     for name, tensor in decoder.state_dict().items():
         sample = tensor.detach().flatten()[::97].to("cpu", torch.float32)

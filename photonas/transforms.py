@@ -4,13 +4,19 @@ Plain functions on tensors: batch-aware, device and dtype taken from the inputs,
 state. A style is summarised once as :class:`FeatureStats` (mean, colouring matrix, std),
 so one style can be applied to many content images.
 
-Statistics are computed in float64 (covariances of raw VGG activations span many orders of
-magnitude) and stored in float32; the transform is applied as one ``(C, C)`` matmul in at
-least float32. On Apple MPS, which has no float64, the eigen-solves run on the CPU.
+Fast path (the default): moments are accumulated in float32 over chunks of
+:data:`CHUNK` pixels, each chunk centred on its own mean and the chunks combined in float64,
+so no full-resolution float64 (or, for bf16 features, float32) copy is ever made; the small
+``(C, C)`` eigen-solves run in float64; the transform is applied chunk by chunk as one
+matmul plus bias, in float32, written in the feature's own dtype and memory layout
+(channels-last features stay channels-last). ``WCTConfig(reference=True)`` computes
+everything in float64 instead: the slow reference the fast path is tested against. On Apple
+MPS, which has no float64, the eigen-solves run on the CPU.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +25,9 @@ from torch import Tensor
 
 #: Label key of whole-image statistics in a :data:`RegionStats` mapping.
 GLOBAL = -1
+#: Pixels per chunk on the fast path: 64 channels × 65,536 pixels is 16 MB of float32, small
+#: enough to stay in cache-friendly pieces, large enough that the matmuls stay efficient.
+CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -33,11 +42,14 @@ class WCTConfig:
         cov_scale: multiplies the whole content covariance.
         diag_boost: adds this multiple of the covariance's diagonal.
         eps: eigenvalues at or below this (absolute) are dropped, so flat features give no NaN.
+        reference: compute moments and apply the transform in float64 (slow; the accuracy
+            reference of the default float32 path).
     """
 
     cov_scale: float = 1.5
     diag_boost: float = 1.0
     eps: float = 1e-6
+    reference: bool = False
 
 
 EXACT_WCT = WCTConfig(cov_scale=1.0, diag_boost=0.0)
@@ -75,18 +87,95 @@ def _full_precision(x: Tensor) -> torch.autocast:
     return torch.autocast(device_type=x.device.type, enabled=False)
 
 
-def moments(feat: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean and (unbiased) covariance of ``(B, C, N)`` features, in float64.
+def _pixel_rows(flat: Tensor) -> bool:
+    """Whether ``(B, C, N)`` features are channels-last in memory (pixels are rows of C values)."""
+    return flat.shape[1] > 1 and flat.stride(1) == 1
+
+
+def _chunks(flat: Tensor) -> list[Tensor]:
+    """``(B, C, N)`` features as pieces of at most :data:`CHUNK` pixels, each contiguous in memory.
+
+    Channels-last features give ``(B, n, C)`` pixel rows, others ``(B, C, n)`` pieces.
+    """
+    src, dim = (flat.mT, 1) if _pixel_rows(flat) else (flat, 2)
+    n = flat.shape[2]
+    return [src.narrow(dim, start, min(CHUNK, n - start)) for start in range(0, n, CHUNK)]
+
+
+def channel_moments(feat: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-sample, per-channel mean and biased variance of ``(B, C, H, W)`` features, float32 ``(B, C)``.
+
+    Instance norm's statistics without its costs: torch's reductions over H and W are slow on
+    bf16 and on channels-last tensors, so the fast path converts chunk by chunk to float32,
+    shifted by a sampled mean, and sums there. Gradients (training) take torch's own path.
+    """
+    if torch.is_grad_enabled() and feat.requires_grad:
+        var, mean = torch.var_mean(feat.float(), dim=(2, 3), correction=0)
+        return mean, var
+    with _full_precision(feat), torch.no_grad():
+        flat = feat.flatten(2)
+        n = flat.shape[2]
+        shift = flat[:, :, :: max(1, n // 4096)].float().mean(dim=2)
+        rows = _pixel_rows(flat)
+        dim = 1 if rows else 2
+        shift_b = shift.unsqueeze(dim)
+        total = torch.zeros_like(shift)
+        squares = torch.zeros_like(shift)
+        for centred in _float_chunks(flat):
+            centred.sub_(shift_b)
+            total += centred.sum(dim=dim)
+            squares += centred.square_().sum(dim=dim)
+        offset = total / n
+        return shift + offset, (squares / n - offset.square()).clamp_min_(0)
+
+
+def _float_chunks(flat: Tensor) -> Iterator[Tensor]:
+    """:func:`_chunks` converted to float32, each written into one reused buffer.
+
+    Fresh multi-megabyte temporaries cost page faults on every chunk (more than the conversion
+    itself on a CPU); reusing one buffer pays them once. Each yielded chunk is overwritten by
+    the next, and may be modified in place by the caller.
+    """
+    buffer: Tensor | None = None
+    for part in _chunks(flat):
+        if buffer is None:
+            buffer = torch.empty(part.shape, dtype=torch.float32, device=part.device)
+        view = buffer[:, : part.shape[1]] if _pixel_rows(flat) else buffer[:, :, : part.shape[2]]
+        yield view.copy_(part)
+
+
+def moments(feat: Tensor, *, reference: bool = False) -> tuple[Tensor, Tensor]:
+    """Mean and (unbiased) covariance of ``(B, C, N)`` features, returned in float64.
+
+    Fast path: one pass over chunks, each shifted by a per-channel estimate of the mean (taken
+    from a strided sample) as it is converted to float32, then summed and multiplied by its own
+    transpose; the sums merge in float64. The shift keeps the float32 products from cancelling
+    against large raw activations. ``reference=True`` does it all in float64 in one piece.
 
     Returns:
         ``(B, C)`` means and ``(B, C, C)`` covariances; a single sample gives zero covariance.
     """
     with _full_precision(feat), torch.no_grad():
-        x = feat.to(_linalg_device(feat), torch.float64)
-        mean = x.mean(dim=2)
-        centred = x - mean.unsqueeze(2)
-        cov = centred @ centred.mT / max(x.shape[2] - 1, 1)
-    return mean, cov
+        x = feat.to(_linalg_device(feat))
+        n = x.shape[2]
+        if reference:
+            x = x.to(torch.float64)
+            mean = x.mean(dim=2)
+            centred = x - mean.unsqueeze(2)
+            return mean, centred @ centred.mT / max(n - 1, 1)
+        stride = max(1, n // 4096)
+        shift = x[:, :, ::stride].to(torch.float64).mean(dim=2)
+        rows = _pixel_rows(x)
+        shift32 = shift.float().unsqueeze(1 if rows else 2)
+        total = torch.zeros_like(shift)
+        gram = torch.zeros(*shift.shape, shift.shape[1], dtype=torch.float64, device=x.device)
+        for centred in _float_chunks(x):
+            centred.sub_(shift32)
+            total += centred.sum(dim=1 if rows else 2).double()
+            gram += (centred.mT @ centred if rows else centred @ centred.mT).double()
+        offset = total / n
+        cov = (gram - n * offset.unsqueeze(2) * offset.unsqueeze(1)) / max(n - 1, 1)
+        return shift + offset, cov
 
 
 def _matrix_power(cov: Tensor, power: float, eps: float) -> Tensor:
@@ -97,7 +186,7 @@ def _matrix_power(cov: Tensor, power: float, eps: float) -> Tensor:
     return (evecs * scaled.unsqueeze(-2)) @ evecs.mT
 
 
-def feature_stats(feat: Tensor, eps: float = WCTConfig.eps) -> FeatureStats:
+def feature_stats(feat: Tensor, eps: float = WCTConfig.eps, *, reference: bool = False) -> FeatureStats:
     """Statistics of ``(B, C, H, W)`` (or ``(B, C, N)``) features.
 
     Example:
@@ -105,7 +194,7 @@ def feature_stats(feat: Tensor, eps: float = WCTConfig.eps) -> FeatureStats:
         >>> stats.mean.shape, stats.color.shape
         (torch.Size([2, 8]), torch.Size([2, 8, 8]))
     """
-    mean, cov = moments(feat.flatten(2))
+    mean, cov = moments(feat.flatten(2), reference=reference)
     with _full_precision(feat), torch.no_grad():
         color = _matrix_power(cov, 0.5, eps)
         std = cov.diagonal(dim1=1, dim2=2).clamp_min(0).sqrt()
@@ -145,30 +234,48 @@ def wct(content: Tensor, style: FeatureStats, alpha: float = 1.0, config: WCTCon
         return content
     flat = content.flatten(2)
     transform, c_mean = _wct_matrix(flat, style, config)
-    out = _apply(flat, transform, c_mean, style.mean)
+    out = _apply(flat, transform, c_mean, style.mean, reference=config.reference)
     return _blend(out.view_as(content), content, alpha)
 
 
 def _wct_matrix(flat: Tensor, style: FeatureStats, config: WCTConfig) -> tuple[Tensor, Tensor]:
     """The ``(B, C, C)`` colour·whiten matrix for ``(B, C, N)`` content and its mean (float64)."""
-    c_mean, cov = moments(flat)
+    c_mean, cov = moments(flat, reference=config.reference)
     with _full_precision(flat), torch.no_grad():
         cov = config.cov_scale * cov + config.diag_boost * torch.diag_embed(cov.diagonal(dim1=1, dim2=2))
         whiten = _matrix_power(cov, -0.5, config.eps)
         return style.color.to(whiten) @ whiten, c_mean
 
 
-def _apply(flat: Tensor, transform: Tensor, c_mean: Tensor, s_mean: Tensor) -> Tensor:
-    """``transform @ (x - c_mean) + s_mean`` on ``(B, C, N)``, in at least float32.
+def _apply(flat: Tensor, transform: Tensor, c_mean: Tensor, s_mean: Tensor, *, reference: bool = False) -> Tensor:
+    """``transform @ (x - c_mean) + s_mean`` on ``(B, C, N)`` features, as one matmul plus bias.
 
-    Gradients flow to ``flat`` through the (constant) matrix: statistics are not differentiated,
-    since eigen-decompositions have undefined gradients at the repeated zero eigenvalues that
-    dead ReLU channels produce.
+    The reference path (and any call that needs gradients) returns float64 / float32. The fast
+    path computes each chunk in float32 and writes it into an output of ``flat``'s dtype and
+    strides. Gradients flow to ``flat`` through the (constant) matrix: statistics are not
+    differentiated, since eigen-decompositions have undefined gradients at the repeated zero
+    eigenvalues that dead ReLU channels produce.
     """
-    dtype = torch.promote_types(flat.dtype, torch.float32)
+    dtype = torch.float64 if reference else torch.float32
     with _full_precision(flat):
-        x = flat.to(dtype) - c_mean.to(flat.device, dtype).unsqueeze(2)
-        return transform.to(flat.device, dtype) @ x + s_mean.to(flat.device, dtype).unsqueeze(2)
+        matrix = transform.to(flat.device, torch.float64)
+        bias = s_mean.to(flat.device, torch.float64) - (matrix @ c_mean.to(flat.device, torch.float64).unsqueeze(2)).squeeze(2)
+        matrix, bias = matrix.to(dtype), bias.to(dtype)
+        if reference or (torch.is_grad_enabled() and flat.requires_grad):
+            return torch.baddbmm(bias.unsqueeze(2), matrix, flat.to(dtype))
+        out = torch.empty_like(flat)
+        rows = _pixel_rows(flat)
+        result: Tensor | None = None
+        for part, dst in zip(_float_chunks(flat), _chunks(out)):
+            if result is None:
+                result = torch.empty_like(part)
+            res = result[..., : part.shape[-1]] if not rows else result[:, : part.shape[1]]
+            if rows:
+                torch.baddbmm(bias.unsqueeze(1), part, matrix.mT, out=res)
+            else:
+                torch.baddbmm(bias.unsqueeze(2), matrix, part, out=res)
+            dst.copy_(res)
+        return out
 
 
 def adain(content: Tensor, style: FeatureStats, alpha: float = 1.0, eps: float = 1e-5) -> Tensor:
@@ -211,13 +318,15 @@ def downsample_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].long()
 
 
-def region_stats(feat: Tensor, labels: Tensor | None = None, min_pixels: int = 64, eps: float = WCTConfig.eps) -> RegionStats:
+def region_stats(
+    feat: Tensor, labels: Tensor | None = None, min_pixels: int = 64, eps: float = WCTConfig.eps, *, reference: bool = False
+) -> RegionStats:
     """Statistics of the whole of ``(1, C, H, W)`` features and of each labelled region.
 
     Regions with fewer than ``min_pixels`` feature pixels are left out: too few samples for a
     covariance, so the transfer falls back to the global statistics there.
     """
-    stats: RegionStats = {GLOBAL: feature_stats(feat, eps)}
+    stats: RegionStats = {GLOBAL: feature_stats(feat, eps, reference=reference)}
     if labels is None:
         return stats
     if feat.shape[0] != 1:
@@ -228,7 +337,7 @@ def region_stats(feat: Tensor, labels: Tensor | None = None, min_pixels: int = 6
     for label in torch.unique(small).tolist():
         mask = (small == label).flatten()
         if int(mask.sum()) >= min_pixels:
-            stats[label] = feature_stats(flat[:, mask].unsqueeze(0), eps)
+            stats[label] = feature_stats(flat[:, mask].unsqueeze(0), eps, reference=reference)
     return stats
 
 

@@ -2,9 +2,10 @@ import random
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from photonas.arch import PHOTONAS, PHOTONET, ArchCode
-from photonas.decoder import Decoder
+from photonas.decoder import Decoder, _conv_of_concat, instance_norm, pooled_instance_norm
 from photonas.encoder import LEVEL_CHANNELS, LEVEL_STRIDE
 
 
@@ -80,3 +81,23 @@ def test_encoder_level_of_points():
     assert Decoder.encoder_level("d2.skip_transfer") == "relu4_1"
     assert Decoder.encoder_level("d5.skip_transfer") == "relu1_1"
     assert Decoder.encoder_level("d3.transfer") is None
+
+
+# ---- inference fast paths equal the training formulas ---------------------------------------
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_inference_norms_equal_torch(layout):
+    x = (torch.rand(2, 6, 32, 48) * 5 + 3).contiguous(memory_format=layout)
+    with torch.no_grad():
+        fast = instance_norm(x)
+        assert fast.is_contiguous(memory_format=layout)
+        assert torch.allclose(fast, F.instance_norm(x), atol=1e-5)
+        assert torch.allclose(pooled_instance_norm(x, 4), F.max_pool2d(F.instance_norm(x), 4), atol=1e-5)
+
+
+def test_split_fuse_conv_equals_conv_of_concat():
+    conv = torch.nn.Conv2d(10, 5, 3, padding=1, padding_mode="reflect")
+    x, skip = torch.rand(1, 6, 9, 11), torch.rand(1, 4, 9, 11)
+    with torch.no_grad():
+        assert torch.allclose(_conv_of_concat(conv, x, skip), conv(torch.cat([x, skip], 1)), atol=1e-6)

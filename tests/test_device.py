@@ -1,7 +1,14 @@
 import pytest
 import torch
 
-from photonas.device import autocast, choose_device
+from photonas.device import (
+    autocast,
+    choose_device,
+    compute_dtype,
+    convert_for_inference,
+    cpu_has_native_bf16,
+    resolve_precision,
+)
 
 
 def test_default_device_is_the_best_available():
@@ -27,3 +34,13 @@ def test_autocast_precisions():
         assert (a @ b).dtype == torch.bfloat16
     with pytest.raises(ValueError, match="precision"):
         autocast(cpu, "int4")
+
+
+def test_precision_resolution_and_inference_conversion():
+    cpu = torch.device("cpu")
+    assert resolve_precision(cpu) == ("bf16" if cpu_has_native_bf16() else "fp32")
+    assert resolve_precision(cpu, "fp16") == "fp16" and compute_dtype(cpu, "bf16") == torch.bfloat16
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision(cpu, "int4")
+    conv = convert_for_inference(torch.nn.Conv2d(3, 4, 3), cpu, "bf16")
+    assert conv.weight.dtype == torch.bfloat16 and conv.weight.is_contiguous(memory_format=torch.channels_last)

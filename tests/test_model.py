@@ -4,14 +4,18 @@ import random
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
+from helpers import gradient_photo
 from safetensors import safe_open
 
 from photonas.arch import PHOTONAS, PHOTONET, ArchCode
+from photonas.io import image_to_tensor
 from photonas.model import PhotoNAS, PhotoNet, StyleTransferModel, WeightsNotFoundError
 from photonas.presets import PRESETS
 from photonas.style import StyleStats
+from photonas.transforms import WCTConfig
 
 
 def _model(code, seed: int = 0) -> StyleTransferModel:
@@ -186,3 +190,34 @@ def test_bad_tensors_are_clear(photonet):
         photonet.stylize(torch.rand(2, 3, 32, 32), style, content_labels=torch.zeros(1, 32, 32, dtype=torch.long))
     with pytest.raises(ValueError, match="labels"):
         photonet.stylize(torch.rand(1, 3, 40, 50), style, content_labels=torch.zeros(1, 10, 10, dtype=torch.long))
+
+
+# ---- inference conversion (issue 6): fast paths stay faithful ------------------------------
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(10 * torch.log10(1.0 / (a.double() - b.double()).square().mean()))
+
+
+@pytest.mark.parametrize("precision, floor", [("fp32", 45.0), ("bf16", 35.0)])
+def test_inference_conversion_stays_close_to_the_float64_reference(precision, floor):
+    content = image_to_tensor(np.asarray(gradient_photo((72, 56), 0), np.float32) / 255)
+    style = image_to_tensor(np.asarray(gradient_photo((64, 48), 1), np.float32) / 255)
+    reference = _model(PHOTONAS, seed=3)
+    fast = _model(PHOTONAS, seed=3).for_inference("cpu", precision)
+    assert fast.dtype == {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    with torch.inference_mode():
+        ref = reference.stylize(content, style, config=WCTConfig(reference=True))
+        out = fast.stylize(content, style)
+    assert out.dtype == torch.float32 and out.shape == content.shape
+    assert _psnr(out.clamp(0, 1), ref.clamp(0, 1)) >= floor
+
+
+def test_converted_model_keeps_the_preset_fingerprint():
+    reference = _model(PHOTONAS, seed=4)
+    style = torch.rand(1, 3, 48, 48)
+    with torch.inference_mode():
+        stats = reference.style_stats(style)
+        fast = _model(PHOTONAS, seed=4).for_inference("cpu", "bf16")
+        fast.check_style_stats(stats)  # a preset made in float32 works with the bf16 model
+        assert fast.stylize(torch.rand(1, 3, 40, 40), stats).shape == (1, 3, 40, 40)

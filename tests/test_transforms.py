@@ -2,10 +2,12 @@ import pytest
 import torch
 
 from photonas.transforms import (
+    CHUNK,
     EXACT_WCT,
     GLOBAL,
     WCTConfig,
     adain,
+    channel_moments,
     feature_stats,
     moments,
     region_stats,
@@ -155,3 +157,59 @@ def test_bad_labels_are_refused(labels, words):
     stats = region_stats(torch.rand(1, 4, 16, 16), torch.zeros(1, 16, 16, dtype=torch.long), min_pixels=4)
     with pytest.raises(ValueError, match=words):
         region_transfer(torch.rand(1, 4, 16, 16), stats, labels)
+
+
+# ---- the fast float32 path against the float64 reference -----------------------------------
+
+
+def _big(seed: int, channels: int = 8, side: int = 300) -> torch.Tensor:
+    """More pixels than one chunk (300² > CHUNK), large offsets like raw VGG activations."""
+    return _correlated(seed, (1, channels, side, side), scale=20.0) + 100.0
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_chunked_moments_match_float64(layout):
+    x = _big(0)
+    assert x[0, 0].numel() > CHUNK
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    mean, cov = moments(x.flatten(2))
+    ref_mean, ref_cov = moments(x.flatten(2), reference=True)
+    assert mean.dtype == cov.dtype == torch.float64
+    assert torch.allclose(mean, ref_mean, rtol=1e-6)
+    assert torch.allclose(cov, ref_cov, rtol=1e-5, atol=1e-4 * ref_cov.abs().max().item())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fast_wct_keeps_dtype_and_layout_and_matches_reference(dtype):
+    content = _big(1).contiguous(memory_format=torch.channels_last)
+    style = feature_stats(_correlated(2, (1, 8, 40, 40)))
+    ref = wct(content.double(), style, config=WCTConfig(reference=True))
+    with torch.no_grad():
+        out = wct(content.to(dtype), style)
+    assert out.dtype == dtype and out.is_contiguous(memory_format=torch.channels_last)
+    error = (out.double() - ref).abs().max() / ref.abs().max()
+    assert error < (1e-5 if dtype == torch.float32 else 1e-2)
+
+
+def test_fast_path_keeps_gradients_to_the_content():
+    content = _correlated(3).requires_grad_()
+    wct(content, feature_stats(_correlated(4))).sum().backward()
+    assert content.grad is not None and torch.isfinite(content.grad).all()
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_channel_moments_match_torch(layout):
+    x = _big(5)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    var, mean = torch.var_mean(x.double(), dim=(2, 3), correction=0)
+    with torch.no_grad():
+        got_mean, got_var = channel_moments(x.bfloat16())
+    assert got_mean.dtype == torch.float32
+    assert torch.allclose(got_mean.double(), mean, rtol=1e-2)
+    assert torch.allclose(got_var.double(), var, rtol=5e-2)
+    with torch.no_grad():
+        got_mean, got_var = channel_moments(x)
+    assert torch.allclose(got_mean.double(), mean, rtol=1e-6)
+    assert torch.allclose(got_var.double(), var, rtol=1e-4)

@@ -398,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(_one_line(err), 2)
     out = args.out or REPO_ROOT / "runs" / "eval" / _model_name(args.model)
     try:
-        model = load_model(args.model, device)
+        model = load_model(args.model, device, args.precision)
         table = evaluate_reconstruction(
             model, photos[: args.limit], args.long_side, device, precision=args.precision, progress=not args.no_progress
         )
