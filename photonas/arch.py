@@ -148,6 +148,26 @@ class ArchCode:
         """The paper's size cost: enabled parts over all parts."""
         return self.num_enabled / (CODE_LENGTH - len(_UNUSED_BITS))
 
+    def canonical(self) -> ArchCode:
+        """The same network with every bit that changes nothing switched off.
+
+        Codes that build identical decoders then compare (and hash) equal, so a search does
+        not score one network twice: the unused bit 8 is cleared, and where a stage's skip is
+        not concatenated its skip norm and skip transfer (which act on the skip) are cleared.
+        """
+        parts = self.parts()
+        for index in _UNUSED_BITS:
+            parts[PART_NAMES[index]] = False
+        for stage, _ in LAYOUT:
+            if f"{stage}.skip_concat" in parts and not parts[f"{stage}.skip_concat"]:
+                parts[f"{stage}.skip_norm"] = parts[f"{stage}.skip_transfer"] = False
+        return ArchCode(tuple(parts.values()))
+
+    @property
+    def is_canonical(self) -> bool:
+        """Whether no bit of this code is dead (see :meth:`canonical`)."""
+        return self == self.canonical()
+
     def flip(self, index: int) -> ArchCode:
         """This code with one bit flipped (the search's mutation)."""
         if not 0 <= index < CODE_LENGTH:

@@ -1,0 +1,100 @@
+"""A search's files: the resumable JSON state and the per-candidate CSV log.
+
+The state (search settings, evolution state with its random generator, every score so far)
+is rewritten atomically after each batch of candidates. The log gets one row per evaluated
+candidate the moment its score is known, so a long search can be watched (``tail -f``). A
+resumed search first drops the log rows written after the last saved state (the batch a
+killed run was evaluating, which it is about to redo), then appends: the log then continues
+the same history as if the run had never stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from photonas.checkpoint import atomic_path
+from photonas.search.objective import Score
+
+STATE_NAME = "state.json"
+HISTORY_NAME = "history.csv"
+#: Columns of the history CSV: which candidate, where it came from, then its :class:`Score`.
+HISTORY_FIELDS: tuple[str, ...] = (
+    "index",
+    "code",
+    "phase",
+    "cached",
+    "eval_s",
+    "rank",
+    *(f.name for f in fields(Score)),
+)
+
+
+def save_state(path: Path, state: dict) -> None:
+    """Write the JSON state atomically (a crash leaves the previous state)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+
+
+def load_state(path: Path) -> dict:
+    """Read a state written by :func:`save_state`, with a clear error if it is not one."""
+    try:
+        state = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot resume: {path} is not a readable search state ({err})") from None
+    if not isinstance(state, dict) or "evolution" not in state or "scores" not in state:
+        raise ValueError(f"cannot resume: {path} is not a search state written by train/search.py")
+    return state
+
+
+def score_to_json(score: Score) -> dict:
+    """A score as a JSON object (NaN latencies become null)."""
+    return {k: (None if isinstance(v, float) and v != v else v) for k, v in asdict(score).items()}
+
+
+def score_from_json(raw: dict) -> Score:
+    """Inverse of :func:`score_to_json`."""
+    return Score(**{k: (float("nan") if v is None else v) for k, v in raw.items()})
+
+
+class HistoryLog:
+    """The per-candidate CSV; ``keep`` rows of an existing file are kept (resume), the rest dropped."""
+
+    def __init__(self, path: Path, keep: int | None = None) -> None:
+        kept: list[dict[str, str]] = []
+        if keep is not None and path.exists():
+            with open(path, newline="") as f:
+                kept = list(csv.DictReader(f))[:keep]
+            if len(kept) < keep:
+                raise ValueError(f"cannot resume: {path} has {len(kept)} rows, the state expects {keep}")
+        self.file = open(path, "w", newline="")
+        self.writer = csv.DictWriter(self.file, HISTORY_FIELDS)
+        self.writer.writeheader()
+        self.writer.writerows(kept)
+        self.file.flush()
+
+    def write(self, index: int, code: str, phase: str, cached: bool, eval_s: float, rank: int, score: Score) -> None:
+        """Append one candidate's row and flush it to disk."""
+        self.writer.writerow(
+            {
+                "index": index,
+                "code": code,
+                "phase": phase,
+                "cached": int(cached),
+                "eval_s": f"{eval_s:.3f}",
+                "rank": rank,
+                **asdict(score),
+            }
+        )
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def read_history(path: Path) -> list[dict[str, str]]:
+    """The rows of a history CSV."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))

@@ -1,0 +1,60 @@
+"""The search's resumable JSON state and per-candidate CSV log."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from photonas.search.objective import Score
+from photonas.search.state import (
+    HISTORY_FIELDS,
+    HistoryLog,
+    load_state,
+    read_history,
+    save_state,
+    score_from_json,
+    score_to_json,
+)
+
+SCORE = Score(
+    pixel=0.1, feature=0.2, distance=0.1, bits=0.5, latency_ms=math.nan, relative_latency=math.nan, params=7, total=0.15
+)
+
+
+def test_score_json_round_trip_with_nan() -> None:
+    raw = score_to_json(SCORE)
+    assert raw["latency_ms"] is None
+    back = score_from_json(raw)
+    assert math.isnan(back.latency_ms) and back.params == 7 and back.total == 0.15
+
+
+def test_state_round_trip_and_bad_files(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    save_state(path, {"evolution": {"evaluated": 3}, "scores": {}})
+    assert load_state(path)["evolution"]["evaluated"] == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary file left
+    (tmp_path / "other.json").write_text('{"a": 1}')
+    with pytest.raises(ValueError, match="not a search state"):
+        load_state(tmp_path / "other.json")
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(ValueError, match="not a readable"):
+        load_state(tmp_path / "broken.json")
+
+
+def test_log_writes_rows_as_they_come_and_resume_drops_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    log = HistoryLog(path)
+    for i in range(3):
+        log.write(i, f"{i:032b}", "init", False, 0.5, 0, SCORE)
+        assert len(read_history(path)) == i + 1  # flushed at once
+    log.close()
+    resumed = HistoryLog(path, keep=2)
+    resumed.write(2, "1" * 32, "child", True, 0.0, 1, SCORE)
+    resumed.close()
+    rows = read_history(path)
+    assert [r["code"] for r in rows] == [f"{0:032b}", f"{1:032b}", "1" * 32]
+    assert list(rows[0]) == list(HISTORY_FIELDS)
+    with pytest.raises(ValueError, match="expects 9"):
+        HistoryLog(path, keep=9)
