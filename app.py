@@ -4,9 +4,12 @@ Environment: ``PHOTONAS_HUB_REPO`` / ``PHOTONET_HUB_REPO`` load weights from a H
 instead of the bundled ones; ``PHOTONAS_DEMO_MAX_SIDE`` sets the working size in pixels.
 """
 
+import logging
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls; read when gradio is imported
+logging.basicConfig(format="%(name)s: %(message)s")
+logging.getLogger("demo").setLevel(logging.INFO)  # where the weights came from, and the device
 
 from demo import build_demo, launch_options, queue_options
 

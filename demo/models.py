@@ -7,6 +7,7 @@ used), else from the weights bundled with the package.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from typing import TypeVar
@@ -27,6 +28,8 @@ GPU_DURATION = 60
 
 F = TypeVar("F", bound=Callable)
 
+log = logging.getLogger(__name__)
+
 
 def weights_source(preset: str) -> str:
     """Where ``preset``'s weights come from: the Hub repo in its env variable, else the preset name."""
@@ -36,7 +39,13 @@ def weights_source(preset: str) -> str:
 def load_models(device: str | None = None) -> dict[str, photonas.StyleTransferModel]:
     """Every demo model, ready on one device (CUDA, then MPS, then CPU unless given)."""
     chosen = choose_device(device)
-    return {choice: photonas.load_model(weights_source(name), chosen) for choice, name in MODEL_CHOICES.items()}
+    models = {}
+    for choice, name in MODEL_CHOICES.items():
+        source = weights_source(name)
+        models[choice] = photonas.load_model(source, chosen)
+        where = "bundled weights" if source == name else f"Hub repo {source}"
+        log.info("%s weights: %s, on %s", choice, where, chosen)
+    return models
 
 
 def on_gpu(fn: F) -> F:

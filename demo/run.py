@@ -114,7 +114,7 @@ def stylize_request(
     content_paint: dict | None = None,
     style_paint: dict | None = None,
 ) -> tuple[tuple[Image.Image, Image.Image], str, str]:
-    """Stylise ``content`` with ``style``; returns (before, after), a timing line and the download path."""
+    """Stylise ``content`` with ``style``; returns (before, after), a timing line and the download's path."""
     if content is None or style is None:
         raise gr.Error("Upload a content photo and a style photo, or pick an example below.")
     if model not in MODEL_CHOICES:
@@ -126,10 +126,12 @@ def stylize_request(
         content_image = fit(content, "content image", side)
         style_image = fit(style, "style image", side)
         result = _stylize(content_image, style_image, model, alpha, masks)
+    except gr.Error:  # already worded for the visitor (gr.Error is a ValueError too)
+        raise
     except ValueError as err:  # photonas.ImageError and the library's other input errors
         raise gr.Error(_without_folders(str(err), content, style, content_map, style_map)) from err
     seconds = time.perf_counter() - start
     width, height = result.size
-    regions = "" if masks is None else ", with regions"
-    info = f"**{width}×{height} px** in **{seconds:.1f} s** on {DEVICE.type.upper()} ({model}, strength {alpha:.2f}{regions})"
+    settings = f"{model}, strength {alpha:.2f}" + ("" if masks is None else ", with regions")
+    info = f"**{width}×{height} px** in **{seconds:.1f} s** on {DEVICE.type.upper()} ({settings})"
     return (content_image, result), info, save_download(result)

@@ -9,7 +9,7 @@ from gradio.data_classes import FileData
 
 import photonas
 from demo.models import DEFAULT_CHOICE, MODEL_CHOICES
-from demo.regions import BRUSH_COLOURS
+from demo.regions import BRUSH_COLOURS, editor_labels
 from demo.run import DEVICE, fit, max_side, stylize_request
 from photonas.presets import PRESETS
 
@@ -40,7 +40,7 @@ def _uploaded_path(payload: FileData | None) -> str | None:
     return None if payload is None else payload.path
 
 
-def _image_box(label: str) -> gr.Image:
+def _image_box(label: str, elem_id: str) -> gr.Image:
     """An upload box whose file reaches photonas undecoded.
 
     ``gr.Image`` opens uploads itself and fails on a broken file with a generic message;
@@ -48,7 +48,7 @@ def _image_box(label: str) -> gr.Image:
     why) reaches the visitor. (An instance attribute: a ``gr.Image`` subclass would make
     gradio write a ``.pyi`` stub beside this module.)
     """
-    box = gr.Image(label=label, type="filepath", sources=["upload", "clipboard"], height=280)
+    box = gr.Image(label=label, type="filepath", sources=["upload", "clipboard"], height=280, elem_id=elem_id)
     box.preprocess = _uploaded_path
     return box
 
@@ -71,6 +71,17 @@ def paint_background(path: str | None) -> dict | None:
     return {"background": image, "layers": [], "composite": image}
 
 
+def _show_unpainted(content: str | None, style: str | None, content_paint: dict | None, style_paint: dict | None):
+    """On opening the regions panel, show the photos in the editors that hold no painting yet.
+
+    (An editor filled while its panel is closed renders blank until it is set again.)
+    """
+    return tuple(
+        gr.skip() if editor_labels(painted) is not None else paint_background(photo)
+        for photo, painted in ((content, content_paint), (style, style_paint))
+    )
+
+
 def build_demo() -> gr.Blocks:
     """The whole page; call ``.queue(**queue_options()).launch(**launch_options())`` on it."""
     with gr.Blocks(title="photonas", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
@@ -78,8 +89,8 @@ def build_demo() -> gr.Blocks:
         with gr.Row():
             with gr.Column():
                 with gr.Row():
-                    content = _image_box("Content photo")
-                    style = _image_box("Style photo")
+                    content = _image_box("Content photo", "content")
+                    style = _image_box("Style photo", "style")
                 model = gr.Radio(
                     list(MODEL_CHOICES),
                     value=DEFAULT_CHOICE,
@@ -87,19 +98,19 @@ def build_demo() -> gr.Blocks:
                     info=" · ".join(PRESETS[name].description for name in MODEL_CHOICES.values()),
                 )
                 alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
-                with gr.Accordion("Regions (optional)", open=False):
+                with gr.Accordion("Regions (optional)", open=False) as regions:
                     gr.Markdown(REGIONS_HELP)
                     with gr.Tab("Paint"), gr.Row():
                         content_paint = _paint_box("Paint on the content")
                         style_paint = _paint_box("Paint on the style")
                     with gr.Tab("Upload label maps"), gr.Row():
-                        content_map = _image_box("Content label map")
-                        style_map = _image_box("Style label map")
+                        content_map = _image_box("Content label map", "content-map")
+                        style_map = _image_box("Style label map", "style-map")
                 run = gr.Button("Stylise", variant="primary")
             with gr.Column():
                 result = gr.ImageSlider(label="Before / after", type="pil", format="png", interactive=False)
-                info = gr.Markdown()
-                download = gr.DownloadButton("Download result (PNG, metadata removed)")
+                info = gr.Markdown(elem_id="info")
+                download = gr.DownloadButton("Download result (PNG, metadata removed)", visible=False)
         gr.Examples(
             examples=[[str(EXAMPLES_DIR / c), str(EXAMPLES_DIR / s)] for c, s in EXAMPLE_PAIRS],
             inputs=[content, style],
@@ -107,13 +118,19 @@ def build_demo() -> gr.Blocks:
         )
         content.change(paint_background, content, content_paint, api_visibility="private")
         style.change(paint_background, style, style_paint, api_visibility="private")
+        regions.expand(
+            _show_unpainted,
+            [content, style, content_paint, style_paint],
+            [content_paint, style_paint],
+            api_visibility="private",
+        )
         run.click(
             stylize_request,
             inputs=[content, style, model, alpha, content_map, style_map, content_paint, style_paint],
             outputs=[result, info, download],
             api_name="stylize",
             concurrency_limit=2 if DEVICE.type == "cuda" else 1,
-        )
+        ).success(lambda: gr.DownloadButton(visible=True), None, download, api_visibility="private")
     return demo
 
 

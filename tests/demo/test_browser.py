@@ -1,0 +1,109 @@
+"""The demo page in a real browser: Debian's chromium, headless, driven by Playwright.
+
+No browser is downloaded (never ``playwright install``): Playwright launches the system
+``/usr/bin/chromium``, which ``.ci/run`` installs with apt. Every request the page makes
+outside the local server is blocked and recorded, so a page that needs the internet (CDN
+fonts, analytics) fails here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
+RESULT_TIMEOUT_MS = 120_000
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.is_file(), reason=f"Debian chromium not installed at {CHROMIUM} (apt-get install -y chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, demo_server: tuple[str, Path]) -> Iterator[Page]:
+    """The demo page, loaded; ``page.outside`` lists the requests that tried to leave localhost."""
+    url, _ = demo_server
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.outside = []
+
+    def local_only(route: Route) -> None:
+        if route.request.url.startswith(LOCAL):
+            route.continue_()
+        else:
+            page.outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_only)
+    page.goto(url, wait_until="networkidle")
+    yield page
+    page.close()
+
+
+def _pick_example(page: Page, row: int, content: str, style: str) -> None:
+    """Click an examples row and wait until both photos are in their boxes."""
+    page.locator("table tbody tr").nth(row).click()
+    expect(page.locator("#content img")).to_have_attribute("src", re.compile(content))
+    expect(page.locator("#style img")).to_have_attribute("src", re.compile(style))
+
+
+def _stylise(page: Page) -> str:
+    page.get_by_role("button", name="Stylise").click()
+    expect(page.locator("#info")).to_contain_text("px in", timeout=RESULT_TIMEOUT_MS)
+    return page.locator("#info").inner_text()
+
+
+def _stroke(page: Page, canvas_index: int) -> None:
+    """One horizontal brush stroke across the middle of an editor's canvas."""
+    box = page.locator("canvas").nth(canvas_index).bounding_box()
+    x0, x1, y = box["x"] + box["width"] * 0.3, box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.45
+    page.mouse.move(x0, y)
+    page.wait_for_timeout(300)  # the editor takes the pointer only once it has seen it arrive
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(x0 + (x1 - x0) * step / 10, y)
+    page.mouse.up()
+
+
+def test_page_loads_offline_and_runs_an_example(page, tmp_path):
+    expect(page.get_by_role("heading", name=re.compile("photonas"))).to_be_visible()
+    _pick_example(page, 1, "chelsea", "rocket")  # chelsea.jpg is 451×300, under the working size
+    info = _stylise(page)
+    assert "451×300 px" in info and "PhotoNAS" in info
+    expect(page.get_by_role("button", name=re.compile("Download result"))).to_be_visible()
+    screenshot = tmp_path / "demo.png"
+    page.screenshot(path=screenshot, full_page=True)
+    assert screenshot.stat().st_size > 10_000
+    assert page.outside == []
+
+
+def test_painted_regions_reach_the_model(page):
+    _pick_example(page, 1, "chelsea", "rocket")
+    page.get_by_role("button", name=re.compile("Regions")).click()
+    expect(page.get_by_text("processing")).to_have_count(0, timeout=60_000)  # editors filled with the photos
+    _stroke(page, 0)  # the content editor's canvas (each editor draws on two)
+    _stroke(page, 2)  # the style editor's
+    info = _stylise(page)
+    assert "with regions" in info
+    assert page.outside == []
