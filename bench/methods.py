@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.baselines import BASELINES, BaselineModel, default_path, load_baseline
 from bench.classical import CLASSICAL
 from photonas.api import load_model
 from photonas.device import autocast, choose_device
@@ -29,9 +30,9 @@ from photonas.model import StyleTransferModel
 from photonas.transforms import EXACT_WCT, WCTConfig
 
 #: Every method the benchmark knows, in leaderboard order.
-METHOD_NAMES: tuple[str, ...] = ("photonas", "photonet", "adain", "wct", *CLASSICAL, "dpst")
+METHOD_NAMES: tuple[str, ...] = ("photonas", "photonet", "adain", "wct", *BASELINES, *CLASSICAL, "dpst")
 #: The methods run when none are named (``dpst`` needs the DPST data and is added by the runner).
-DEFAULT_METHODS: tuple[str, ...] = ("photonas", "photonet", "adain", "wct", *CLASSICAL)
+DEFAULT_METHODS: tuple[str, ...] = ("photonas", "photonet", "adain", "wct", *BASELINES, *CLASSICAL)
 #: The method whose median time every ratio divides by.
 REFERENCE_METHOD = "photonas"
 
@@ -85,6 +86,49 @@ class NeuralMethod:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+@dataclass(frozen=True)
+class BaselineMethod:
+    """A re-implemented baseline from :mod:`bench.baselines` (PhotoWCT-style, WCT2-style).
+
+    Exact WCT by default, as the original PhotoWCT and WCT2 used; ``model.stylize`` on
+    ``(1, 3, H, W)`` tensors is what the speed table times.
+    """
+
+    name: str
+    model: BaselineModel
+    config: WCTConfig = EXACT_WCT
+    precision: str = "auto"
+    kind: str = "baseline"
+    timed: bool = True
+
+    def run(
+        self,
+        content: np.ndarray,
+        style: np.ndarray,
+        content_labels: np.ndarray | None = None,
+        style_labels: np.ndarray | None = None,
+        *,
+        pair: str | None = None,
+    ) -> np.ndarray:
+        """Stylise one pair; style statistics are computed inside (part of the timed work)."""
+        device = next(self.model.decoders.parameters()).device
+        c, s = image_to_tensor(content).to(device), image_to_tensor(style).to(device)
+        c_lab, s_lab = _label_tensor(content_labels, device), _label_tensor(style_labels, device)
+        with torch.inference_mode(), autocast(device, self.precision):
+            out = self.model.stylize(c, s, config=self.config, content_labels=c_lab, style_labels=s_lab)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+def _load_baseline(name: str, path: str | None, device: torch.device) -> BaselineModel | Skipped:
+    """The trained baseline (``runs/baselines/<name>`` unless ``name=path``), or why not."""
+    try:
+        return load_baseline(path or default_path(name), name, device)
+    except (FileNotFoundError, ValueError, OSError) as err:  # BaselineWeightsNotFoundError says how to train
+        return Skipped(name, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
 
 
 def _label_tensor(labels: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
@@ -146,7 +190,7 @@ class ReferenceMethod:
         return resize_rgb(load_image(path, name=f"{self.name} output").rgb, (content.shape[1], content.shape[0]))
 
 
-Method = NeuralMethod | ClassicalMethod | ReferenceMethod
+Method = NeuralMethod | BaselineMethod | ClassicalMethod | ReferenceMethod
 
 
 def parse_method_spec(spec: str) -> tuple[str, str | None]:
@@ -209,6 +253,13 @@ def build_methods(
             else:
                 methods.append(ReferenceMethod(name, folder))
             continue
+        if name in BASELINES:
+            baseline = _load_baseline(name, path, device)
+            if isinstance(baseline, Skipped):
+                skipped.append(baseline)
+            else:
+                methods.append(BaselineMethod(name, baseline, precision=precision))
+            continue
         base = name if name in ("adain", "wct") else None
         source = path or (sources.get("photonas", "photonas") if base else name)
         loaded = model(source)
@@ -227,6 +278,7 @@ __all__ = [
     "DEFAULT_METHODS",
     "METHOD_NAMES",
     "REFERENCE_METHOD",
+    "BaselineMethod",
     "ClassicalMethod",
     "Method",
     "NeuralMethod",
