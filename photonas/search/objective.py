@@ -15,6 +15,7 @@ The pairs are crops of the *training* photos (never the DPST benchmark), chosen 
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from photonas.decoder import Decoder
 from photonas.model import StyleTransferModel
 from photonas.training.data import RandomCrops, list_photos
 from photonas.training.losses import normalised_feature_mse
+from photonas.transforms import WCTConfig
 
 COSTS = ("bits", "latency")
 
@@ -65,7 +67,8 @@ class Score:
         latency_ms: median stylisation time (NaN when not measured).
         relative_latency: ``latency_ms`` over PhotoNet's (NaN when not measured).
         params: decoder parameters.
-        total: ``distance + w.cost·cost`` with the configured cost (the search minimises it).
+        total: ``distance + w.cost·cost`` with the configured cost (the search minimises it);
+            infinite for a candidate that failed to stylise.
     """
 
     pixel: float
@@ -163,18 +166,30 @@ class TeacherObjective:
 
     @torch.no_grad()
     def _stylize(self, decoder: Decoder) -> Tensor:
-        return self._with(decoder).stylize(self.contents, self.styles)
+        # float64 statistics, as the paper's WCT: a barely trained candidate's features can be
+        # degenerate enough (dead channels) for float32 eigendecompositions not to converge
+        return self._with(decoder).stylize(self.contents, self.styles, config=WCTConfig(reference=True))
 
     def latency_ms(self, decoder: Decoder) -> float:
         """Median stylisation time of ``decoder`` at the configured size (NaN if not measured)."""
         if self._latency_inputs is None:
-            return float("nan")
-        return measure_latency_ms(self._with(decoder), *self._latency_inputs, repeats=self.latency_repeats)
+            return math.nan
+        try:
+            return measure_latency_ms(self._with(decoder), *self._latency_inputs, repeats=self.latency_repeats)
+        except torch.linalg.LinAlgError:  # see distance(): such a decoder is out of the race anyway
+            return math.nan
 
     @torch.no_grad()
     def distance(self, decoder: Decoder) -> tuple[float, float, float]:
-        """``(pixel MSE, feature MSE, weighted distance)`` of ``decoder``'s stylisations to the teacher's."""
-        output = self._stylize(decoder).clamp(0, 1)
+        """``(pixel MSE, feature MSE, weighted distance)`` of ``decoder``'s stylisations to the teacher's.
+
+        A decoder that cannot stylise (a whitening eigendecomposition fails to converge on its
+        features) is infinitely far: ``(nan, nan, inf)``.
+        """
+        try:
+            output = self._stylize(decoder).clamp(0, 1)
+        except torch.linalg.LinAlgError:
+            return math.nan, math.nan, math.inf
         pixel = float(torch.nn.functional.mse_loss(output, self.targets))
         feature = float(normalised_feature_mse(self.teacher.encode(output), self.target_feats))
         return pixel, feature, self.weights.pixel * pixel + self.weights.feature * feature
@@ -183,10 +198,14 @@ class TeacherObjective:
         """Every measurement of one candidate; ``latency_ms`` reuses an earlier measurement."""
         code: ArchCode = decoder.code.canonical()
         pixel, feature, distance = self.distance(decoder)
-        latency = self.latency_ms(decoder) if latency_ms is None else latency_ms
+        if latency_ms is None:
+            latency_ms = self.latency_ms(decoder) if math.isfinite(distance) else math.nan
+        latency = latency_ms
         relative = latency / self.reference_latency_ms
         cost = code.fraction_enabled if self.weights.cost_kind == "bits" else relative
         params = sum(p.numel() for p in decoder.parameters())
+        total = distance + self.weights.cost * cost
+        total = total if math.isfinite(total) else math.inf  # failed (or unmeasured) candidates rank last
         return Score(
             pixel,
             feature,
@@ -195,5 +214,5 @@ class TeacherObjective:
             latency,
             relative,
             params,
-            distance + self.weights.cost * cost,
+            total,
         )

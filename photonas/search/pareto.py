@@ -11,9 +11,10 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     """Indices of the points no other point dominates (both coordinates minimised), by the first.
 
     A point is dominated when another is no worse in both coordinates and better in one;
-    of exact duplicates the first is kept. Points with a NaN coordinate are never on the front.
+    of exact duplicates the first is kept. Points with a NaN or infinite coordinate (not
+    measured, or a candidate that failed) are never on the front.
     """
-    order = sorted((i for i, p in enumerate(points) if not any(math.isnan(v) for v in p)), key=lambda i: (points[i], i))
+    order = sorted((i for i, p in enumerate(points) if all(math.isfinite(v) for v in p)), key=lambda i: (points[i], i))
     front, best_y = [], math.inf
     for i in order:
         if points[i][1] < best_y:

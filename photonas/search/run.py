@@ -187,11 +187,7 @@ def _supernet(
 
 
 class Evaluator:
-    """Scores codes with their shared weights, once per canonical code.
-
-    A candidate whose stylisation fails (a whitening eigendecomposition that does not
-    converge on a degenerate feature) scores infinity, is logged with NaN parts, and dies out.
-    """
+    """Scores codes with their shared weights, once per canonical code."""
 
     def __init__(self, supernet: SuperNet, objective: TeacherObjective, cache: dict[str, Score]) -> None:
         self.supernet, self.objective, self.cache = supernet, objective, cache
@@ -202,14 +198,7 @@ class Evaluator:
         if key in self.cache:
             return self.cache[key], True, 0.0
         started = time.perf_counter()
-        decoder = self.supernet.extract(key)
-        try:
-            score = self.objective.score(decoder)
-        except torch.linalg.LinAlgError:  # a transfer's eigendecomposition failed on a degenerate feature
-            nan = float("nan")
-            score = Score(
-                nan, nan, nan, code.canonical().fraction_enabled, nan, nan, self.supernet.num_params(key), float("inf")
-            )
+        score = self.objective.score(self.supernet.extract(key))
         return score, False, time.perf_counter() - started
 
 

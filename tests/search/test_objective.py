@@ -76,3 +76,12 @@ def test_bad_settings_raise(teacher, pairs) -> None:
         TeacherObjective(teacher, *pairs, ObjectiveWeights(cost_kind="latency"), latency_size=0)
     with pytest.raises(ValueError, match="equal"):
         TeacherObjective(teacher, pairs[0], pairs[1][:1], latency_size=0)
+
+
+def test_a_decoder_that_cannot_stylise_scores_infinity(objective: TeacherObjective, monkeypatch) -> None:
+    def fail(decoder):
+        raise torch.linalg.LinAlgError("linalg.eigh: the algorithm failed to converge")
+
+    monkeypatch.setattr(objective, "_stylize", fail)
+    score = objective.score(Decoder(PHOTONAS))
+    assert math.isnan(score.pixel) and score.distance == math.inf and score.total == math.inf
