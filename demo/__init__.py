@@ -1,5 +1,5 @@
-"""The photonas web demo (Gradio): a thin layer over the library, served by ``app.py``."""
+"""The photonas web demo (Gradio), served by ``app.py``: a thin layer over the library.
 
-from demo.ui import build_demo, launch_options, queue_options
-
-__all__ = ["build_demo", "launch_options", "queue_options"]
+``demo.ui`` builds the page, ``demo.run`` answers one request, ``demo.models`` loads the
+weights once, ``demo.regions`` turns painted regions into label maps.
+"""

@@ -62,6 +62,8 @@ def demo_server(hub_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         HF_HUB_OFFLINE="1",
         HF_ENDPOINT=NO_SERVER,
         PHOTONAS_HUB_REPO=HUB_REPO,
+        # The tests send tiny images, for which threads only contend (badly so on a shared CPU).
+        OMP_NUM_THREADS="1",
     )
     url = f"http://127.0.0.1:{port}/"
     with log_path.open("w") as log:

@@ -69,11 +69,13 @@ def test_server_refuses_uploads_over_the_size_limit(demo_server):
 
 
 def test_twenty_concurrent_requests_all_complete(client, write_image):
-    content = write_image(gradient_photo((48, 32), seed=6), "content.png")
+    # Distinct photos: the client names downloads by content hash, so identical outputs fetched
+    # at once would share (and race on) one file.
+    contents = [write_image(gradient_photo((48, 32), seed=10 + i), f"content{i}.png") for i in range(20)]
     style = write_image(gradient_photo((32, 32), seed=7), "style.png")
     jobs = [
         client.submit(content=handle_file(str(content)), style=handle_file(str(style)), api_name="/stylize")
-        for _ in range(20)
+        for content in contents
     ]
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(lambda job: job.result(timeout=240), jobs))

@@ -1,0 +1,117 @@
+"""One demo request in-process (demo/run.py): errors worded for visitors, working size, clean download.
+
+Named test_demo_run.py because tests/ has no __init__.py and tests/bench/test_run.py exists.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pytest
+from helpers import gradient_photo, label_halves
+from PIL import Image
+
+from demo import run
+from demo.regions import BRUSH_COLOURS
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _painted(height: int, width: int, colour_index: int | None) -> dict:
+    """An editor value with the top half painted in one brush colour (or nothing painted)."""
+    layer = np.zeros((height, width, 4), np.uint8)
+    if colour_index is not None:
+        hex_colour = BRUSH_COLOURS[colour_index][1].lstrip("#")
+        layer[: height // 2, :, :3] = [int(hex_colour[i : i + 2], 16) for i in (0, 2, 4)]
+        layer[: height // 2, :, 3] = 255
+    return {"background": None, "layers": [layer], "composite": None}
+
+
+@pytest.fixture
+def photos(write_image):
+    return str(write_image(gradient_photo((64, 48), seed=1), "content.png")), str(
+        write_image(gradient_photo((40, 40), seed=2), "style.png")
+    )
+
+
+def test_request_returns_before_after_info_and_download(photos):
+    (before, after), info, download = run.stylize_request(*photos, model="PhotoNAS", alpha=0.5)
+    assert before.size == after.size == (64, 48)
+    assert "64×48 px" in info and "strength 0.50" in info
+    with Image.open(download) as saved:
+        assert saved.format == "PNG" and saved.size == (64, 48)
+
+
+def test_download_carries_no_location_or_other_metadata(write_image, photos):
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"
+    exif.get_ifd(0x8825)[2] = (51.0, 30.0, 0.0)  # GPSLatitude
+    content = write_image(gradient_photo((48, 32), seed=3), "gps.jpg", exif=exif.tobytes())
+    with Image.open(content) as source:
+        assert source.getexif()  # the upload really carries EXIF and a location
+    *_, download = run.stylize_request(str(content), photos[1])
+    with Image.open(download) as saved:
+        assert not saved.getexif() and not saved.info.get("exif") and not getattr(saved, "text", {})
+
+
+def test_photos_are_shrunk_to_the_working_size(write_image, monkeypatch):
+    monkeypatch.setenv(run.MAX_SIDE_ENV, "64")
+    content = write_image(gradient_photo((200, 100), seed=4), "wide.png")
+    style = write_image(gradient_photo((90, 90), seed=5), "style.png")
+    (before, after), info, _ = run.stylize_request(str(content), str(style))
+    assert before.size == after.size == (64, 32)
+    assert "64×32 px" in info
+
+
+def test_missing_photo_and_unknown_model_are_visitor_errors(photos):
+    with pytest.raises(gr.Error, match="Upload a content photo and a style photo"):
+        run.stylize_request(None, photos[1])
+    with pytest.raises(gr.Error, match="Unknown model"):
+        run.stylize_request(*photos, model="nope")
+
+
+def test_broken_upload_names_the_file_not_the_server_folder(tmp_path, photos):
+    broken = tmp_path / "holiday.jpg"
+    broken.write_bytes(b"not a photo at all")
+    with pytest.raises(gr.Error) as caught:
+        run.stylize_request(str(broken), photos[1])
+    message = str(caught.value)
+    assert "content image 'holiday.jpg'" in message and str(tmp_path) not in message
+
+
+def test_painted_regions_reach_stylize(photos):
+    (_, after), info, _ = run.stylize_request(
+        *photos, content_paint=_painted(48, 64, 0), style_paint=_painted(40, 40, 0)
+    )
+    assert after.size == (64, 48) and "with regions" in info
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"content_paint": _painted(48, 64, 0)}, "on the style photo too"),
+        ({"style_paint": _painted(40, 40, 1)}, "on the content photo too"),
+        ({"content_paint": _painted(48, 64, 0), "style_paint": _painted(40, 40, 1)}, "No brush colour is used on both"),
+    ],
+)
+def test_unmatched_painting_is_a_visitor_error(photos, kwargs, message):
+    with pytest.raises(gr.Error, match=message):
+        run.stylize_request(*photos, **kwargs)
+
+
+def test_uploaded_label_maps_need_both_sides_and_not_painting_too(write_image, photos):
+    content_map = str(write_image(label_halves((64, 48)), "content_map.png"))
+    style_map = str(write_image(label_halves((40, 40)), "style_map.png"))
+    (_, after), info, _ = run.stylize_request(*photos, content_map=content_map, style_map=style_map)
+    assert after.size == (64, 48) and "with regions" in info
+    with pytest.raises(gr.Error, match="two label maps"):
+        run.stylize_request(*photos, content_map=content_map)
+    with pytest.raises(gr.Error, match="one way"):
+        run.stylize_request(*photos, content_map=content_map, style_map=style_map, content_paint=_painted(48, 64, 0))
+
+
+def test_label_map_of_the_wrong_shape_is_the_library_message(write_image, photos):
+    content_map = str(write_image(label_halves((20, 60)), "tall_map.png"))
+    style_map = str(write_image(label_halves((40, 40)), "style_map.png"))
+    with pytest.raises(gr.Error, match="content label map is 20x60 but the content image is 64x48"):
+        run.stylize_request(*photos, content_map=content_map, style_map=style_map)
