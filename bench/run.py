@@ -10,15 +10,20 @@ Writes ``--out`` (default ``bench/results/<machine>``, e.g. ``cpu-2cores``):
 
     results.json     machine facts, settings, one record per (pair, masks, method), skipped rows
     results.csv      the same records as a table (pandas)
-    leaderboard.md   method × metric means, median seconds and the ratio over PhotoNAS's median
+    speed.json       pytest-benchmark's raw JSON of the speed tests (``--speed-sizes``)
+    speed.csv        one row per method, stage, size and device: medians, peak memory, ratios
+    leaderboard.md   method × metric means, quality rank, median seconds and the ratio over
+                     PhotoNAS's median; then the speed tables (see :mod:`bench.speed_board`)
     scatter.png      speed against quality, one point per method
     samples.png      the outputs side by side: in ``--out`` for the bundled example photos only;
                      for DPST pairs under ``runs/bench/<machine>/`` (git-ignored, DPST images
                      never go into git)
 
-Timing: each timed method runs once untimed on the first pair (warm-up: lazy initialisation,
-allocator, caches), then every call is timed alone, style statistics included. The ``dpst``
-row reads published outputs and is never timed.
+Timing: the speed tables come from pytest-benchmark in a separate process, before the quality
+run, at fixed resolutions (``--speed-sizes``, default 512 and 1024). In the quality run each
+timed method also runs once untimed on the first pair (warm-up), then every call is timed
+alone, style statistics included, at the pairs' own sizes. The ``dpst`` row reads published
+outputs and is never timed.
 """
 
 from __future__ import annotations
@@ -47,7 +52,10 @@ from bench.methods import (
     Method,
     Skipped,
     build_methods,
+    parse_method_spec,
 )
+from bench.speed import FULL_SIZES
+from bench.speed_board import measure, speed_markdown
 from photonas.device import choose_device
 from photonas.encoder import VGGEncoder
 from photonas.io import load_image
@@ -252,9 +260,29 @@ def summarise(records: list[dict[str, Any]], skipped: Sequence[Skipped], order: 
         row["median_s"] = float(part["seconds"].median()) if part["seconds"].notna().any() else math.nan
         row["ratio_vs_photonas"] = row["median_s"] / reference if reference and not math.isnan(reference) else math.nan
         rows.append(row)
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["quality_rank"] = quality_rank(table)
     for skip in skipped:
-        rows.append({"method": skip.name, "status": f"skipped: {skip.reason}", "n": 0})
-    return pd.DataFrame(rows)
+        table = pd.concat([table, pd.DataFrame([{"method": skip.name, "status": f"skipped: {skip.reason}", "n": 0}])], ignore_index=True)
+    return table
+
+
+def quality_rank(table) -> Any:
+    """1 = best: the mean over quality metrics of each method's rank on that metric (ties share).
+
+    Every metric counts once, in its own better direction; a metric a method lacks (region
+    distance with masks off) is left out of its mean. Speed is not part of it.
+    """
+    ranks = []
+    for metric, better in METRICS.items():
+        if metric in table and table[metric].notna().any():
+            ranks.append(table[metric].rank(ascending=better == "↓", method="average"))
+    if not ranks:
+        return math.nan
+    import pandas as pd
+
+    return pd.concat(ranks, axis=1).mean(axis=1).rank(method="min")
 
 
 def _fmt(value: Any) -> str:
@@ -265,7 +293,7 @@ def _fmt(value: Any) -> str:
 
 def leaderboard_markdown(table, facts: dict[str, Any], settings: dict[str, Any]) -> str:
     """The leaderboard as Markdown: one row per method, skipped rows with their reason."""
-    columns = ["method", *[m for m in METRICS if m in table], "median_s", "ratio_vs_photonas", "n", "status"]
+    columns = ["method", *[m for m in METRICS if m in table], "quality_rank", "median_s", "ratio_vs_photonas", "n", "status"]
     header = [c if c not in METRICS else f"{c} {METRICS[c]}" for c in columns]
     lines = [
         f"# Benchmark on {facts.get('cuda_device', facts['device'])} ({facts['cpu_count']} CPUs, torch {facts['torch']})",
@@ -274,7 +302,8 @@ def leaderboard_markdown(table, facts: dict[str, Any], settings: dict[str, Any])
             f"Pairs: {settings['pairs']} · long side {settings['long_side']} px · masks {settings['masks']}. "
             "Metric columns are means over pairs and mask modes; `median_s` is the median seconds per "
             "image (style statistics included, warm-up excluded); `ratio_vs_photonas` divides it by "
-            "PhotoNAS's median from this run."
+            "PhotoNAS's median from this run; `quality_rank` ranks the mean of each method's rank on "
+            "every quality metric (1 = best)."
         ),
         "",
         "| " + " | ".join(header) + " |",
@@ -343,8 +372,9 @@ def write_results(
     facts: dict[str, Any],
     settings: dict[str, Any],
     order: Sequence[str],
+    speed: Any = None,
 ) -> Any:
-    """results.json, results.csv, leaderboard.md and scatter.png; returns the leaderboard table."""
+    """results.json, results.csv, leaderboard.md (with the speed tables) and scatter.png; returns the leaderboard."""
     import pandas as pd
 
     out.mkdir(parents=True, exist_ok=True)
@@ -358,7 +388,10 @@ def write_results(
     }
     (out / "results.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     pd.DataFrame(records).to_csv(out / "results.csv", index=False)
-    (out / "leaderboard.md").write_text(leaderboard_markdown(table, facts, settings))
+    board = leaderboard_markdown(table, facts, settings)
+    if speed is not None:
+        board += "\n" + speed_markdown(speed, facts)
+    (out / "leaderboard.md").write_text(board)
     scatter_plot(table, out / "scatter.png")
     return table
 
@@ -378,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/results/<machine>)")
     parser.add_argument("--samples-dir", type=Path, default=None, help="where DPST sample grids go (default runs/bench/<machine>)")
     parser.add_argument("--quick", action="store_true", help="the two bundled example pairs at 128 px, masks off: seconds")
+    parser.add_argument(
+        "--speed-sizes", default=None, help="speed-table resolutions: 512,1024,2048,4k, all or none (default 512,1024; --quick: 64)"
+    )
     return parser
 
 
@@ -415,12 +451,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for skip in skipped:
         print(f"skipped {skip.name}: {skip.reason}")
+    speed_sizes = args.speed_sizes or ("64" if args.quick else "512,1024")
+    speed_table = None
+    if speed_sizes != "none":
+        sizes = list(FULL_SIZES) if speed_sizes == "all" else [s.strip() for s in speed_sizes.split(",")]
+        timed_names = {m.name for m in methods if m.timed}
+        timed = [spec for spec in specs if parse_method_spec(spec)[0] in timed_names]
+        try:
+            speed_table = measure(out, sizes, [device.type], timed, args.precision, machine_facts(device))
+        except RuntimeError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     encoder = VGGEncoder().to(device).eval()  # float32 for every metric, whatever precision the methods run in
     start = time.perf_counter()
     records, outputs = run_benchmark(pairs, methods, mask_modes, encoder)
     settings["wall_seconds"] = round(time.perf_counter() - start, 3)
     order = [m.name for m in methods]
-    table = write_results(out, records, skipped, machine_facts(device), settings, order)
+    table = write_results(out, records, skipped, machine_facts(device), settings, order, speed_table)
     bundled = all(p.bundled for p in pairs)
     grid_path = out / "samples.png" if bundled else (args.samples_dir or REPO_ROOT / "runs" / "bench" / slug) / "samples.png"
     sample_grid(pairs[:6], outputs, order, grid_path)

@@ -16,6 +16,7 @@ MPS, which has no float64, the eigen-solves run on the CPU.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -178,9 +179,49 @@ def moments(feat: Tensor, *, reference: bool = False) -> tuple[Tensor, Tensor]:
         return shift + offset, cov
 
 
+class _OneThread:
+    """Run small CPU eigen-solves on one thread, process-wide, re-entrant across threads.
+
+    LAPACK's threaded ``syevd`` on a (C, C) matrix with C <= 512 gains nothing from a second
+    thread and, when the other core is busy, stalls on it: a 64×64 solve took 77 ms on two
+    threads of this 2-core machine under load and 0.4 ms on one. The thread count is
+    process-global, so concurrent users share one switch (the first in sets it, the last out
+    restores it).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = 1
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                self._saved = torch.get_num_threads()
+                torch.set_num_threads(1)
+            self._users += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                torch.set_num_threads(self._saved)
+
+
+_ONE_THREAD = _OneThread()
+
+
+def _eigh(matrix: Tensor) -> tuple[Tensor, Tensor]:
+    """``torch.linalg.eigh``, single-threaded on the CPU (see :class:`_OneThread`)."""
+    if matrix.device.type != "cpu":
+        return torch.linalg.eigh(matrix)
+    with _ONE_THREAD:
+        return torch.linalg.eigh(matrix)
+
+
 def _matrix_power(cov: Tensor, power: float, eps: float) -> Tensor:
     """``cov ** power`` for symmetric PSD ``(B, C, C)``, eigenvalues ``<= eps`` dropped."""
-    evals, evecs = torch.linalg.eigh(0.5 * (cov + cov.mT))
+    evals, evecs = _eigh(0.5 * (cov + cov.mT))
     keep = evals > eps
     scaled = torch.where(keep, evals.clamp_min(eps) ** power, torch.zeros_like(evals))
     return (evecs * scaled.unsqueeze(-2)) @ evecs.mT

@@ -25,7 +25,7 @@ def quick_run(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 def test_quick_writes_every_output(quick_run: Path) -> None:
-    for name in ("results.json", "results.csv", "leaderboard.md", "scatter.png", "samples.png"):
+    for name in ("results.json", "results.csv", "leaderboard.md", "scatter.png", "samples.png", "speed.json", "speed.csv"):
         assert (quick_run / name).stat().st_size > 0, name
     payload = json.loads((quick_run / "results.json").read_text())
     assert payload["machine"]["cpu_count"] >= 1 and payload["machine"]["torch"]
@@ -70,3 +70,34 @@ def test_spec_and_pairs_parsing() -> None:
         parse_method_spec("nope")
     with pytest.raises(ValueError, match="--pairs"):
         parse_pairs("3-x")
+
+
+def test_quick_run_measures_speed_with_pytest_benchmark(quick_run: Path) -> None:
+    """The speed tables come from pytest-benchmark's JSON: medians, peak memory, ratios over PhotoNAS."""
+    raw = json.loads((quick_run / "speed.json").read_text())
+    assert raw["benchmarks"] and all(b["stats"]["rounds"] == 5 for b in raw["benchmarks"])
+    speed = pd.read_csv(quick_run / "speed.csv")
+    assert set(speed["method"]) == {"photonas", "reinhard", "mk"}  # photonet's weights are missing
+    ends = speed[speed["stage"] == "end_to_end"].set_index("method")
+    assert ends.loc["photonas", "ratio_vs_photonas"] == pytest.approx(1.0)
+    assert (ends["median_s"] > 0).all() and ends["peak_mb"].notna().all()
+    stages = speed[speed["method"] == "photonas"].set_index("stage")
+    assert set(stages.index) == {"end_to_end", "preset", "encoder", "transfers", "decoder"}
+    assert stages.loc["encoder", "ratio_vs_own_encoder"] == pytest.approx(1.0)
+    board = (quick_run / "leaderboard.md").read_text()
+    assert "## Speed" in board and "quality_rank" in board
+
+
+def test_quality_rank_orders_by_mean_metric_rank() -> None:
+    from bench.run import quality_rank
+
+    table = pd.DataFrame(
+        {
+            "edge_ssim": [0.9, 0.5, 0.7],  # ↑
+            "ssim": [0.9, 0.5, 0.7],
+            "gram_loss": [0.1, 0.9, 0.5],  # ↓
+            "swd_lab": [1.0, 9.0, 5.0],
+            "artifact_energy": [0.0, 0.5, 0.2],
+        }
+    )
+    assert list(quality_rank(table)) == [1.0, 3.0, 2.0]
