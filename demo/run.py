@@ -7,6 +7,7 @@ module only shrinks the photos to the demo's working size, keeps time and writes
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 import time
@@ -25,11 +26,25 @@ from photonas.io import image_to_tensor, load_image, tensor_to_image
 #: Largest upload accepted, in pixels (a 24-megapixel camera photo fits).
 MAX_PIXELS = 25_000_000
 #: Photos are shrunk to this longest side before stylisation (env PHOTONAS_DEMO_MAX_SIDE):
-#: about 10 s per photo on a 2-core CPU, well under a second on a GPU.
+#: 5-11 s per photo at 1024 px measured on a shared 2-core CPU.
 MAX_SIDE_ENV = "PHOTONAS_DEMO_MAX_SIDE"
 
 MODELS = load_models()
 DEVICE = next(MODELS[DEFAULT_CHOICE].decoder.parameters()).device
+
+#: Output size choices -> photonas ``mode`` (None: the photo is shrunk to the working size first).
+#: Full size needs a photonas whose ``stylize`` has ``mode``/``max_side``; the page offers it
+#: only then (``HIGH_RES``). Exact mode (the network in tiles at full size) only on a GPU: on a
+#: CPU it takes minutes for a camera photo.
+WORKING_SIZE = "Working size"
+RESOLUTIONS: dict[str, str | None] = {
+    WORKING_SIZE: None,
+    "Full size, fast (network at working size, colours carried to full size)": "fast",
+}
+if DEVICE.type == "cuda":
+    RESOLUTIONS["Full size, exact (network in tiles at full size)"] = "exact"
+HIGH_RES = {"mode", "max_side"} <= set(inspect.signature(photonas.stylize).parameters)
+
 
 # Downloads live for the process; each request prunes files older than this.
 _DOWNLOAD_DIR = Path(tempfile.mkdtemp(prefix="photonas-demo-"))
@@ -44,17 +59,24 @@ def max_side() -> int:
     return 2048 if DEVICE.type == "cuda" else 1024
 
 
-def fit(path: str, name: str, side: int) -> Image.Image:
-    """The upload decoded and checked by photonas, then shrunk to fit ``side`` (aspect kept).
+def fit(path: str, name: str, side: int | None) -> Image.Image:
+    """The upload decoded and checked by photonas, then shrunk to fit ``side`` (aspect kept; None: as is).
 
     Raises:
         photonas.ImageError: the file is not a usable image or has too many pixels.
     """
     image = load_image(path, max_pixels=MAX_PIXELS, name=name)
     pil = tensor_to_image(image_to_tensor(image.rgb), alpha=image.alpha)
-    if max(pil.size) > side:
-        pil.thumbnail((side, side), Image.Resampling.LANCZOS)
-    return pil
+    return pil if side is None else shrunk(pil, side)
+
+
+def shrunk(image: Image.Image, side: int) -> Image.Image:
+    """``image`` made to fit ``side`` on its longest side (a copy when it is larger; else itself)."""
+    if max(image.size) <= side:
+        return image
+    small = image.copy()
+    small.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return small
 
 
 def region_masks(
@@ -81,8 +103,10 @@ def region_masks(
 
 
 @on_gpu
-def _stylize(content: Image.Image, style: Image.Image, choice: str, alpha: float, masks) -> Image.Image:
-    return photonas.stylize(content, style, model=MODELS[choice], alpha=alpha, masks=masks, max_pixels=MAX_PIXELS)
+def _stylize(content: Image.Image, style: Image.Image, choice: str, alpha: float, masks, sizes: dict) -> Image.Image:
+    return photonas.stylize(
+        content, style, model=MODELS[choice], alpha=alpha, masks=masks, max_pixels=MAX_PIXELS, **sizes
+    )
 
 
 def save_download(image: Image.Image) -> str:
@@ -113,19 +137,27 @@ def stylize_request(
     style_map: str | None = None,
     content_paint: dict | None = None,
     style_paint: dict | None = None,
+    resolution: str = WORKING_SIZE,
 ) -> tuple[tuple[Image.Image, Image.Image], str, str]:
-    """Stylise ``content`` with ``style``; returns (before, after), a timing line and the download's path."""
+    """Stylise ``content`` with ``style``; returns (before, after), a timing line and the download's path.
+
+    The before/after pair is shown at working size; the download is the result at full size.
+    """
     if content is None or style is None:
         raise gr.Error("Upload a content photo and a style photo, or pick an example below.")
     if model not in MODEL_CHOICES:
         raise gr.Error(f"Unknown model {model!r}: choose one of {', '.join(MODEL_CHOICES)}.")
+    if resolution not in RESOLUTIONS or (RESOLUTIONS[resolution] and not HIGH_RES):
+        offered = list(RESOLUTIONS) if HIGH_RES else [WORKING_SIZE]
+        raise gr.Error(f"Unknown resolution {resolution!r}: choose one of {', '.join(offered)}.")
+    mode, side = RESOLUTIONS[resolution], max_side()
+    sizes = {} if mode is None else {"mode": mode, "max_side": side}
     start = time.perf_counter()
     try:
         masks = region_masks(content_map, style_map, content_paint, style_paint)
-        side = max_side()
-        content_image = fit(content, "content image", side)
+        content_image = fit(content, "content image", None if mode else side)
         style_image = fit(style, "style image", side)
-        result = _stylize(content_image, style_image, model, alpha, masks)
+        result = _stylize(content_image, style_image, model, alpha, masks, sizes)
     except gr.Error:  # already worded for the visitor (gr.Error is a ValueError too)
         raise
     except ValueError as err:  # photonas.ImageError and the library's other input errors
@@ -133,5 +165,6 @@ def stylize_request(
     seconds = time.perf_counter() - start
     width, height = result.size
     settings = f"{model}, strength {alpha:.2f}" + ("" if masks is None else ", with regions")
+    settings += "" if mode is None else f", {mode} full size"
     info = f"**{width}×{height} px** in **{seconds:.1f} s** on {DEVICE.type.upper()} ({settings})"
-    return (content_image, result), info, save_download(result)
+    return (shrunk(content_image, side), shrunk(result, side)), info, save_download(result)

@@ -10,7 +10,7 @@ from gradio.data_classes import FileData
 import photonas
 from demo.models import DEFAULT_CHOICE, MODEL_CHOICES
 from demo.regions import BRUSH_COLOURS, editor_labels
-from demo.run import DEVICE, fit, max_side, stylize_request
+from demo.run import DEVICE, HIGH_RES, RESOLUTIONS, WORKING_SIZE, fit, max_side, stylize_request
 from photonas.presets import PRESETS
 
 EXAMPLES_DIR = Path(photonas.__file__).parent / "examples"
@@ -98,6 +98,8 @@ def build_demo() -> gr.Blocks:
                     info=" · ".join(PRESETS[name].description for name in MODEL_CHOICES.values()),
                 )
                 alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
+                # Full-size output needs a photonas with stylize(mode=, max_side=); hidden otherwise.
+                resolution = gr.Radio(list(RESOLUTIONS), value=WORKING_SIZE, label="Output size", visible=HIGH_RES)
                 with gr.Accordion("Regions (optional)", open=False) as regions:
                     gr.Markdown(REGIONS_HELP)
                     with gr.Tab("Paint"), gr.Row():
@@ -126,7 +128,7 @@ def build_demo() -> gr.Blocks:
         )
         run.click(
             stylize_request,
-            inputs=[content, style, model, alpha, content_map, style_map, content_paint, style_paint],
+            inputs=[content, style, model, alpha, content_map, style_map, content_paint, style_paint, resolution],
             outputs=[result, info, download],
             api_name="stylize",
             concurrency_limit=2 if DEVICE.type == "cuda" else 1,

@@ -115,3 +115,22 @@ def test_label_map_of_the_wrong_shape_is_the_library_message(write_image, photos
     style_map = str(write_image(label_halves((40, 40)), "style_map.png"))
     with pytest.raises(gr.Error, match="content label map is 20x60 but the content image is 64x48"):
         run.stylize_request(*photos, content_map=content_map, style_map=style_map)
+
+
+@pytest.mark.skipif(not run.HIGH_RES, reason="this photonas has no stylize(mode=, max_side=): full-size output hidden")
+def test_full_size_output_downloads_the_whole_photo(write_image, monkeypatch):
+    mode = "fast"  # exact differs only in the mode passed on (and is offered on GPUs only)
+    monkeypatch.setenv(run.MAX_SIDE_ENV, "96")
+    content = write_image(gradient_photo((200, 100), seed=8), "big.png")
+    style = write_image(gradient_photo((90, 90), seed=9), "style.png")
+    resolution = next(name for name, value in run.RESOLUTIONS.items() if value == mode)
+    (before, after), info, download = run.stylize_request(str(content), str(style), resolution=resolution)
+    assert before.size == after.size == (96, 48)  # shown at working size
+    with Image.open(download) as saved:
+        assert saved.size == (200, 100)  # downloaded at full size
+    assert "200×100 px" in info and f"{mode} full size" in info
+
+
+def test_unknown_resolution_is_a_visitor_error(photos):
+    with pytest.raises(gr.Error, match="Unknown resolution"):
+        run.stylize_request(*photos, resolution="huge")
