@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from photonas.arch import BFA_SOURCES, ArchCode, StageParts
+from photonas.conv import ReflectConv2d, reflect_conv3x3
 from photonas.encoder import LEVEL_CHANNELS, LEVEL_STRIDE, Features
 from photonas.transforms import channel_moments
 
@@ -63,8 +64,8 @@ SCALES: tuple[Scale, ...] = (
 )
 
 
-def _conv(c_in: int, c_out: int, kernel: int = 3) -> nn.Conv2d:
-    return nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, padding_mode="reflect")
+def _conv(c_in: int, c_out: int, kernel: int = 3, relu: bool = True) -> ReflectConv2d:
+    return ReflectConv2d(c_in, c_out, kernel, relu=relu)
 
 
 def instance_norm(x: Tensor, eps: float = 1e-5) -> Tensor:
@@ -97,24 +98,26 @@ def _identity(point: str, x: Tensor) -> Tensor:
     return x
 
 
-def _conv_of_concat(conv: nn.Conv2d, x: Tensor, skip: Tensor) -> Tensor:
+def _conv_of_concat(conv: ReflectConv2d, x: Tensor, skip: Tensor) -> Tensor:
     """``conv(cat([x, skip]))``; at inference as two convs on the halves of the weight, summed.
 
     Exact (a convolution is linear in its input channels) and it never writes the concatenated
     full-resolution tensor, which on a CPU costs more than the convolution it feeds. Training
-    keeps the single convolution.
+    keeps the single convolution. The conv's ReLU, if any, comes after the sum.
     """
     if torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad):
         return conv(torch.cat([x, skip], dim=1))
     width = x.shape[1]
-    pad = (conv.padding[1], conv.padding[1], conv.padding[0], conv.padding[0])
-    mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
 
     def half(t: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        return F.conv2d(F.pad(t, pad, mode=mode) if any(pad) else t, weight, bias)
+        if conv.kernel_size == (3, 3) and conv.padding_mode == "reflect" and min(t.shape[-2:]) >= 2:
+            return reflect_conv3x3(t, weight, bias)
+        if conv.padding_mode == "reflect" and conv.padding[0]:
+            return F.conv2d(F.pad(t, (conv.padding[0],) * 4, mode="reflect"), weight, bias)
+        return F.conv2d(t, weight, bias, padding=conv.padding)
 
-    out = half(x, conv.weight[:, :width], conv.bias)
-    return out.add_(half(skip, conv.weight[:, width:], None))
+    out = half(x, conv.weight[:, :width], conv.bias).add_(half(skip, conv.weight[:, width:], None))
+    return out.relu_() if conv.relu else out
 
 
 class Bottleneck(nn.Module):
@@ -150,6 +153,9 @@ class Stage(nn.Module):
         self.conv = _conv(scale.mid, scale.mid) if parts.conv else None
         self.reduce = _conv(scale.mid, scale.out, 3 if parts.reduce_3x3 else 1) if scale.mid != scale.out else None
         self.conv_after_up = _conv(scale.out, scale.out) if parts.conv_after_up and scale.upsample else None
+        convs = [layer for layer in (self.fuse, self.conv, self.reduce) if layer is not None]
+        if last and convs:
+            convs[-1].relu = False  # the network's output stays linear
 
     @property
     def points(self) -> tuple[str, ...]:
@@ -172,18 +178,14 @@ class Stage(nn.Module):
                 skip = transfer(f"{name}.skip_transfer", skip)
             if self.parts.skip_norm:
                 skip = instance_norm(skip)
-        convs = [layer for layer in (self.fuse, self.conv, self.reduce) if layer is not None]
-        for i, layer in enumerate(convs):
-            if layer is self.fuse and self.joins_skip:
-                x = _conv_of_concat(layer, x, skip)
-            else:
-                x = layer(x)
-            if not (self.last and i == len(convs) - 1):  # the network's output stays linear
-                x = x.relu_()
+        for layer in (self.fuse, self.conv, self.reduce):
+            if layer is None:
+                continue
+            x = _conv_of_concat(layer, x, skip) if layer is self.fuse and self.joins_skip else layer(x)
         if self.scale.upsample:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
             if self.conv_after_up is not None:
-                x = self.conv_after_up(x).relu_()
+                x = self.conv_after_up(x)
         return x
 
 

