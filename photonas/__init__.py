@@ -11,6 +11,7 @@ from photonas.arch import PHOTONAS, PHOTONET, ArchCode, ArchCodeError
 from photonas.io import ImageError
 from photonas.model import PhotoNAS, PhotoNet, StyleTransferModel, WeightsNotFoundError
 from photonas.style import StyleStats
+from photonas.video import stylize_video
 
 __all__ = [
     "PHOTONAS",
@@ -27,4 +28,5 @@ __all__ = [
     "load_model",
     "style_preset",
     "stylize",
+    "stylize_video",
 ]

@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from photonas.device import autocast, choose_device, resolve_precision
+from photonas.highres import check_mode, stylize_highres
 from photonas.io import ImageSource, image_to_tensor, load_image, tensor_to_image
 from photonas.masks import load_label_map
 from photonas.model import WEIGHTS_NAME, StyleTransferModel, model_class
@@ -72,7 +73,9 @@ def _model_device(model: StyleTransferModel) -> torch.device:
     return next(model.decoder.parameters()).device
 
 
-def _labels(source: ImageSource, size: tuple[int, int], name: str, device: torch.device, max_pixels: int | None) -> torch.Tensor:
+def _labels(
+    source: ImageSource, size: tuple[int, int], name: str, device: torch.device, max_pixels: int | None
+) -> torch.Tensor:
     labels = load_label_map(source, size, name=name, max_pixels=max_pixels)
     return torch.from_numpy(np.ascontiguousarray(labels))[None].to(device)
 
@@ -93,7 +96,11 @@ def _is_preset_file(style: StyleSource) -> bool:
 
 
 def _style_stats(
-    net: StyleTransferModel, style: StyleSource, style_mask: ImageSource | None, max_pixels: int | None, precision: str = "auto"
+    net: StyleTransferModel,
+    style: StyleSource,
+    style_mask: ImageSource | None,
+    max_pixels: int | None,
+    precision: str = "auto",
 ) -> StyleStats:
     """A style given as statistics, a preset file or an image, as statistics for ``net``."""
     if _is_preset_file(style):
@@ -135,6 +142,8 @@ def stylize(
     method: str = "wct",
     max_pixels: int | None = None,
     precision: str = "auto",
+    mode: str = "exact",
+    max_side: int | None = None,
 ) -> Image.Image:
     """Give ``content`` the colours, tones and light of ``style``; returns a PIL image.
 
@@ -156,19 +165,33 @@ def stylize(
             fp32 elsewhere), "fp32", "bf16" or "fp16"; transfers always compute in float32 with
             float64 eigen-solves.
 
+        mode: ``"exact"`` (default): the network runs at full resolution, in tiles with
+            whole-image statistics when the image is larger than ``max_side`` (same result as
+            one piece, memory bounded); ``"fast"``: the network runs at ``max_side`` and a
+            bilateral grid of local colour maps carries the change to full resolution.
+        max_side: longest side the network runs on at once (default 1024): the tile size
+            in exact mode, the working resolution in fast mode.
+
     Raises:
         photonas.io.ImageError: an input is not a usable image or label map.
         photonas.model.WeightsNotFoundError: no trained weights for ``model``.
     """
     alpha = _check_alpha(alpha)
+    max_side = check_mode(mode, max_side)
     if masks is not None and not (isinstance(masks, (tuple, list)) and len(masks) == 2):
         raise ValueError("masks must be a pair: (content_label_map, style_label_map or None)")
     net = load_model(model, device, precision)
     dev = _model_device(net)
     image = load_image(content, max_pixels=max_pixels, name="content image")
     content_mask, style_mask = masks if masks is not None else (None, None)
-    content_labels = _labels(content_mask, image.size, "content label map", dev, max_pixels) if content_mask is not None else None
-    if content_mask is not None and style_mask is None and not (isinstance(style, StyleStats) or _is_preset_file(style)):
+    content_labels = (
+        _labels(content_mask, image.size, "content label map", dev, max_pixels) if content_mask is not None else None
+    )
+    if (
+        content_mask is not None
+        and style_mask is None
+        and not (isinstance(style, StyleStats) or _is_preset_file(style))
+    ):
         raise ValueError("masks need the style's regions too: masks=(content_label_map, style_label_map)")
     stats = _style_stats(net, style, style_mask, max_pixels, precision)
     if content_labels is not None and stats.points and all(len(regions) == 1 for regions in stats.points.values()):
@@ -177,5 +200,14 @@ def stylize(
             "too small to summarise), so masks would have no effect"
         )
     with torch.inference_mode(), _precision_context(net, precision):
-        out = net.stylize(image_to_tensor(image.rgb).to(dev), stats, alpha=alpha, method=method, content_labels=content_labels)
+        out = stylize_highres(
+            net,
+            image_to_tensor(image.rgb).to(dev),
+            stats,
+            mode=mode,
+            max_side=max_side,
+            alpha=alpha,
+            method=method,
+            content_labels=content_labels,
+        )
     return tensor_to_image(out.float(), alpha=image.alpha)

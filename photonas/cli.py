@@ -6,6 +6,8 @@ Examples:
     photonas stylize content.jpg style.jpg -o out.png --content-mask content_seg.png --style-mask style_seg.png
     photonas preset style.jpg -o dusk.safetensors
     photonas stylize photos/ dusk.safetensors -o styled/
+    photonas stylize big.jpg style.jpg -o out.jpg --mode fast
+    photonas video in.mp4 style.jpg -o out.mp4
 
 Every command is a thin layer over :mod:`photonas.api`: the device is chosen and the model
 loaded once here, then passed to the library for every image.
@@ -31,6 +33,8 @@ from photonas.presets import DEFAULT_PRESET, PRESETS
 #: Image files read in batch mode and written by both modes (case-insensitive).
 IMAGE_SUFFIXES: tuple[str, ...] = tuple(sorted(IMAGE_FORMATS))
 PRESET_SUFFIX = ".safetensors"
+#: Containers the video command writes (H.264).
+VIDEO_SUFFIXES = (".mkv", ".mov", ".mp4")
 
 # What a bad input, missing weights or a failed write raise; anything else is a bug and
 # keeps its traceback. OutOfMemoryError is here because one oversized image should not
@@ -45,10 +49,18 @@ examples:
       --content-mask content_seg.png --style-mask style_seg.png
   photonas stylize photos/ style.jpg -o styled/ --ext png
   photonas stylize photos/ dusk.safetensors -o styled/ --content-mask photos_seg/
+  photonas stylize 12mp.jpg style.jpg -o out.jpg --mode fast --max-side 1024
 
 In batch mode (CONTENT is a folder) every image directly inside it is stylised with the
 same style, summarised once; a file that fails is reported and skipped, and the exit
 status is 1 if any failed.
+"""
+
+_VIDEO_EXAMPLES = """\
+examples:
+  photonas video in.mp4 style.jpg -o out.mp4
+  photonas video in.mp4 dusk.safetensors -o out.mp4 --mode fast --max-side 640
+  photonas video in.mp4 style.jpg -o smoothed.mp4 --smoothing 0.5
 """
 
 _PRESET_EXAMPLES = """\
@@ -90,8 +102,22 @@ def _positive_int(text: str) -> int:
     return _int_in(text, 1)
 
 
+def _side(text: str) -> int:
+    return _int_in(text, 32)
+
+
 def _quality(text: str) -> int:
     return _int_in(text, 1, 100)
+
+
+def _smoothing(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
 
 
 def _suffix(text: str) -> str:
@@ -113,7 +139,9 @@ def _add_model_option(parser: argparse.ArgumentParser) -> None:
 
 def _add_style_mask_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--style-mask", type=Path, metavar="MAP",
+        "--style-mask",
+        type=Path,
+        metavar="MAP",
         help="label map of the style image (colour-coded regions, DPST palette)",
     )
 
@@ -125,6 +153,23 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
         type=_positive_int,
         metavar="N",
         help=f"refuse images larger than N pixels (default: ${MAX_PIXELS_ENV}, else {DEFAULT_MAX_PIXELS:,})",
+    )
+
+
+def _add_resolution_options(parser: argparse.ArgumentParser, video: bool = False) -> None:
+    exact = "the network sees each whole frame" if video else "full resolution, in tiles of --max-side when larger"
+    parser.add_argument(
+        "--mode",
+        choices=("exact", "fast"),
+        default="exact",
+        help=f"exact: {exact}; fast: the network runs at --max-side and a guided colour map "
+        "restores full resolution (default: exact)",
+    )
+    parser.add_argument(
+        "--max-side",
+        type=_side,
+        metavar="PX",
+        help="longest side the network runs on at once: tile size (exact) or working resolution (fast); default 1024",
     )
 
 
@@ -151,14 +196,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("content", type=Path, metavar="CONTENT", help="the photo to restyle, or a folder of photos")
     run.add_argument("style", type=Path, metavar="STYLE", help="the style photo, or a style preset (.safetensors)")
     run.add_argument(
-        "-o", "--output", type=Path, required=True, metavar="OUT",
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="OUT",
         help="output image (its extension picks the format), or output folder in batch mode",
     )
     _add_model_option(run)
     run.add_argument("--alpha", type=_fraction, default=1.0, metavar="A", help="style strength in [0, 1] (default: 1)")
     run.add_argument("--method", choices=("wct", "adain"), default="wct", help="feature transform (default: wct)")
     run.add_argument(
-        "--content-mask", type=Path, metavar="MAP",
+        "--content-mask",
+        type=Path,
+        metavar="MAP",
         help="label map of the content image; in batch mode also a folder of maps named like the photos",
     )
     _add_style_mask_option(run)
@@ -166,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--ext", type=_suffix, metavar="EXT", help="batch mode: output extension, e.g. png (default: each input's)"
     )
     run.add_argument("--quality", type=_quality, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default: 95)")
+    _add_resolution_options(run)
     _add_runtime_options(run)
     run.set_defaults(handler=_stylize_command)
 
@@ -185,6 +237,41 @@ def build_parser() -> argparse.ArgumentParser:
     _add_style_mask_option(preset)
     _add_runtime_options(preset)
     preset.set_defaults(handler=_preset_command)
+
+    video = commands.add_parser(
+        "video",
+        help="stylise a video without flicker (needs PyAV: pip install 'photonas[video]')",
+        description="Give every frame of VIDEO the style of STYLE and write OUT with the same size,\n"
+        "frame rate and audio. Content statistics are smoothed across frames against flicker.",
+        epilog=_VIDEO_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    video.add_argument("video", type=Path, metavar="VIDEO", help="the video to restyle")
+    video.add_argument("style", type=Path, metavar="STYLE", help="the style photo, or a style preset (.safetensors)")
+    video.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="OUT", help="output video (.mp4, .mkv, .mov)"
+    )
+    _add_model_option(video)
+    video.add_argument(
+        "--alpha", type=_fraction, default=1.0, metavar="A", help="style strength in [0, 1] (default: 1)"
+    )
+    video.add_argument(
+        "--smoothing",
+        type=_smoothing,
+        default=0.0,
+        metavar="S",
+        help="share of content statistics carried from frame to frame, in [0, 1); 0 = per frame (default: 0)",
+    )
+    video.add_argument(
+        "--crf",
+        type=lambda text: _int_in(text, 0, 51),
+        default=18,
+        metavar="Q",
+        help="H.264 quality 0-51, lower is better (default: 18)",
+    )
+    _add_resolution_options(video, video=True)
+    video.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: CUDA, then MPS, then CPU)")
+    video.set_defaults(handler=_video_command)
     return parser
 
 
@@ -246,7 +333,17 @@ def _stylize_command(args: argparse.Namespace) -> int:
     _require_inputs(args)
     model = _load(args)
     masks = (args.content_mask, args.style_mask) if args.content_mask is not None else None
-    image = stylize(args.content, args.style, model, args.alpha, masks, method=args.method, max_pixels=args.max_pixels)
+    image = stylize(
+        args.content,
+        args.style,
+        model,
+        args.alpha,
+        masks,
+        method=args.method,
+        max_pixels=args.max_pixels,
+        mode=args.mode,
+        max_side=args.max_side,
+    )
     save_image(image, args.output, quality=args.quality)
     print(f"wrote {args.output}")
     return 0
@@ -308,7 +405,17 @@ def _stylize_folder(args: argparse.Namespace) -> int:
             try:
                 content_map = _content_map(image, args.content_mask, maps)
                 masks = (content_map, None) if content_map is not None else None
-                result = stylize(image, stats, model, args.alpha, masks, method=args.method, max_pixels=args.max_pixels)
+                result = stylize(
+                    image,
+                    stats,
+                    model,
+                    args.alpha,
+                    masks,
+                    method=args.method,
+                    max_pixels=args.max_pixels,
+                    mode=args.mode,
+                    max_side=args.max_side,
+                )
                 save_image(result, out, quality=args.quality)
             except _RUNTIME_ERRORS as err:
                 failures.append((image.name, _one_line(err)))
@@ -330,6 +437,34 @@ def _preset_command(args: argparse.Namespace) -> int:
     model = _load(args)
     style_preset(args.style, model, style_mask=args.style_mask, max_pixels=args.max_pixels).save(args.output)
     print(f"wrote {args.output}")
+    return 0
+
+
+def _video_command(args: argparse.Namespace) -> int:
+    _require_file(args.video, "video")
+    _require_file(args.style, "style preset" if _is_preset(args.style) else "style image")
+    if args.output.suffix.lower() not in VIDEO_SUFFIXES:
+        raise UsageError(f"cannot write '{args.output}': use one of {', '.join(VIDEO_SUFFIXES)}")
+    try:
+        from photonas.video import stylize_video
+    except ModuleNotFoundError as err:  # PyAV missing: an install problem, reported in one line
+        raise OSError(str(err)) from None
+    model = _load(args)
+    info = stylize_video(
+        args.video,
+        args.style,
+        args.output,
+        model,
+        alpha=args.alpha,
+        mode=args.mode,
+        max_side=args.max_side,
+        smoothing=args.smoothing,
+        crf=args.crf,
+    )
+    print(
+        f"wrote {info.path}: {info.frames} frames, {info.width}x{info.height} at {float(info.fps):g} fps"
+        + (", audio copied" if info.audio else "")
+    )
     return 0
 
 

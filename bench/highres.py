@@ -1,0 +1,196 @@
+"""High-resolution modes on real photos: fast-mode time, peak memory of both modes, fast vs exact.
+
+Each measurement runs in its own process, so its peak resident memory (``ru_maxrss``) is its
+own. Photos come from a Debian wallpaper package unpacked under ``runs/`` (never committed)::
+
+    cd runs/wallpapers && apt-get download lomiri-wallpapers-20.04 && dpkg -x lomiri-wallpapers-20.04_*.deb y
+    python -m bench.highres run --photos DIR --names a.jpg b.jpg ... --style STYLE.jpg --out bench/results/cpu-2core/highres.json
+    python -m bench.highres one --content A.jpg --style S.jpg --mode fast     # one measurement, JSON
+
+``run`` times fast mode at each photo's native size (and its peak memory), runs exact mode at
+native size on the photos given by ``--exact-native`` (slow on a CPU: three encoder passes over
+every tile), and compares fast with exact on every photo scaled to ``--compare-side`` with
+fast mode's working resolution scaled in proportion (``--compare-work``), so the upsampling
+ratio matches native-size use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The style photo is summarised at this long side: its statistics barely change with size,
+#: and a 6 MP style in one piece would cost more memory than the content it styles.
+STYLE_SIDE = 1024
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_one(
+    content: Path, style: Path, mode: str, max_side: int | None, resize: int | None, save: Path | None, threads: int
+) -> dict:
+    """Stylise once in this process; time, peak memory and size."""
+    import torch
+
+    import photonas
+
+    torch.set_num_threads(threads)
+    image = ImageOps.exif_transpose(Image.open(content)).convert("RGB")
+    if resize is not None and max(image.size) > resize:
+        scale = resize / max(image.size)
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    model = photonas.load_model("photonas", "cpu")
+    style_image = ImageOps.exif_transpose(Image.open(style)).convert("RGB")
+    style_image.thumbnail((STYLE_SIDE, STYLE_SIDE), Image.Resampling.LANCZOS)
+    stats = photonas.style_preset(style_image, model)
+    start = time.perf_counter()
+    out = photonas.stylize(image, stats, model, mode=mode, max_side=max_side, max_pixels=10**9)
+    seconds = time.perf_counter() - start
+    if save is not None:
+        save.parent.mkdir(parents=True, exist_ok=True)
+        out.save(save)
+    return {
+        "content": content.name,
+        "mode": mode,
+        "max_side": max_side,
+        "width": out.width,
+        "height": out.height,
+        "megapixels": round(out.width * out.height / 1e6, 2),
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": round(_peak_rss_mb()),
+    }
+
+
+def _spawn(args: list[str]) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.highres", "one", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"measurement {args} failed: {result.stderr.strip().splitlines()[-1:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def similarity(a: Path, b: Path) -> dict:
+    """SSIM and PSNR of two saved results (8-bit RGB)."""
+    x = np.asarray(Image.open(a).convert("RGB"), dtype=np.float64) / 255
+    y = np.asarray(Image.open(b).convert("RGB"), dtype=np.float64) / 255
+    return {
+        "ssim": round(float(structural_similarity(x, y, channel_axis=2, data_range=1.0)), 4),
+        "psnr_db": round(float(peak_signal_noise_ratio(x, y, data_range=1.0)), 2),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    scratch = ROOT / "runs" / "highres"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    common = ["--style", str(args.style), "--threads", str(args.threads)]
+    rows: list[dict] = []
+    for name in args.names:
+        photo = Path(args.photos) / name
+        stem = Path(name).stem
+        row = {"photo": name}
+        fast = _spawn(
+            [
+                "--content",
+                str(photo),
+                "--mode",
+                "fast",
+                "--max-side",
+                str(args.work),
+                "--save",
+                str(scratch / f"{stem}_fast.png"),
+                *common,
+            ]
+        )
+        row.update(
+            size=f"{fast['width']}x{fast['height']}",
+            megapixels=fast["megapixels"],
+            fast_seconds=fast["seconds"],
+            fast_peak_rss_mb=fast["peak_rss_mb"],
+        )
+        if name in args.exact_native:
+            exact = _spawn(
+                ["--content", str(photo), "--mode", "exact", "--save", str(scratch / f"{stem}_exact.png"), *common]
+            )
+            row.update(
+                exact_seconds=exact["seconds"],
+                exact_peak_rss_mb=exact["peak_rss_mb"],
+                **{
+                    f"native_{k}": v
+                    for k, v in similarity(scratch / f"{stem}_fast.png", scratch / f"{stem}_exact.png").items()
+                },
+            )
+        small = ["--content", str(photo), "--resize", str(args.compare_side), *common]
+        _spawn([*small, "--mode", "exact", "--save", str(scratch / f"{stem}_{args.compare_side}_exact.png")])
+        _spawn(
+            [
+                *small,
+                "--mode",
+                "fast",
+                "--max-side",
+                str(args.compare_work),
+                "--save",
+                str(scratch / f"{stem}_{args.compare_side}_fast.png"),
+            ]
+        )
+        row.update(
+            similarity(
+                scratch / f"{stem}_{args.compare_side}_fast.png", scratch / f"{stem}_{args.compare_side}_exact.png"
+            )
+        )
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        args.out.write_text(
+            json.dumps({"settings": vars(args) | {"photos": str(args.photos)}, "rows": rows}, indent=2, default=str)
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.highres", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    one = commands.add_parser("one", help="one stylisation in this process; prints JSON")
+    one.add_argument("--content", type=Path, required=True)
+    one.add_argument("--style", type=Path, required=True)
+    one.add_argument("--mode", choices=("exact", "fast"), required=True)
+    one.add_argument("--max-side", type=int)
+    one.add_argument("--resize", type=int, help="scale the photo to this long side first")
+    one.add_argument("--save", type=Path)
+    one.add_argument("--threads", type=int, default=2)
+    many = commands.add_parser("run", help="the whole measurement over several photos")
+    many.add_argument("--photos", type=Path, required=True)
+    many.add_argument("--names", nargs="+", required=True)
+    many.add_argument("--style", type=Path, required=True)
+    many.add_argument("--exact-native", nargs="*", default=[], help="photos to also run in exact mode at native size")
+    many.add_argument("--work", type=int, default=1024, help="fast mode's working resolution at native size")
+    many.add_argument("--compare-side", type=int, default=1280)
+    many.add_argument("--compare-work", type=int, default=320)
+    many.add_argument("--threads", type=int, default=2)
+    many.add_argument("--out", type=Path, required=True, help="JSON file of the results")
+    args = parser.parse_args(argv)
+    if args.command == "one":
+        print(
+            json.dumps(
+                measure_one(args.content, args.style, args.mode, args.max_side, args.resize, args.save, args.threads)
+            )
+        )
+        return 0
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

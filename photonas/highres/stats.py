@@ -1,0 +1,217 @@
+"""Feature statistics gathered piece by piece, and transfers applied with statistics given from outside.
+
+The network's results depend on whole-image statistics in two places: the content moments of
+every WCT/AdaIN transfer, and the instance norms of BFA and the INSL skips. Tiles (exact
+high-resolution mode) and video frames (temporal smoothing) need those statistics to come
+from somewhere other than the tensor at hand: accumulated over all tiles, or smoothed over
+frames. This module holds the running moments, turns them into the affine map each transfer
+is, and lets the decoder's instance norms use given statistics (:func:`given_norms`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from photonas import decoder as decoder_module
+from photonas.style import StyleStats
+from photonas.transforms import GLOBAL, WCTConfig, moments
+
+
+@dataclass
+class Moments:
+    """Count, mean and scatter (sum of centred outer products) of ``C``-channel features, float64."""
+
+    count: int
+    mean: Tensor
+    scatter: Tensor
+
+    @classmethod
+    def of(cls, feat: Tensor) -> Moments:
+        """Moments of one ``(1, C, H, W)`` feature map."""
+        n = feat.shape[-2] * feat.shape[-1]
+        mean, cov = moments(feat.flatten(2))
+        return cls(n, mean[0], cov[0] * max(n - 1, 1))
+
+    def merge(self, other: Moments) -> Moments:
+        """Moments of both sets of pixels together (Chan et al.'s pairwise update)."""
+        n = self.count + other.count
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.count / n)
+        scatter = self.scatter + other.scatter + torch.outer(delta, delta) * (self.count * other.count / n)
+        return Moments(n, mean, scatter)
+
+    def blend(self, new: Moments, keep: float) -> Moments:
+        """Exponential moving average: ``keep`` of these moments, ``1 - keep`` of ``new`` (per pixel)."""
+        mean = keep * self.mean + (1 - keep) * new.mean
+        second = keep * (self.cov + torch.outer(self.mean, self.mean)) + (1 - keep) * (
+            new.cov + torch.outer(new.mean, new.mean)
+        )
+        n = new.count
+        return Moments(n, mean, (second - torch.outer(mean, mean)) * max(n - 1, 1))
+
+    @property
+    def cov(self) -> Tensor:
+        """Unbiased covariance, like :func:`photonas.transforms.moments`."""
+        return self.scatter / max(self.count - 1, 1)
+
+    @property
+    def var(self) -> Tensor:
+        """Biased per-channel variance, as instance norm uses."""
+        return self.scatter.diagonal() / self.count
+
+
+def accumulate(total: Moments | None, feat: Tensor) -> Moments:
+    """``total`` with the pixels of ``(1, C, H, W)`` ``feat`` added."""
+    part = Moments.of(feat)
+    return part if total is None else total.merge(part)
+
+
+@dataclass(frozen=True)
+class Affine:
+    """A per-pixel channel map ``x ↦ matrix @ x + bias`` (``(C, C)`` and ``(C,)``, float64)."""
+
+    matrix: Tensor
+    bias: Tensor
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """Apply to ``(B, C, H, W)`` features in float32, returned in ``x``'s dtype."""
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            flat = x.flatten(2).float()
+            matrix, bias = self.matrix.to(x.device, torch.float32), self.bias.to(x.device, torch.float32)
+            out = torch.baddbmm(bias[None, :, None], matrix[None], flat)
+        return out.view_as(x).to(x.dtype)
+
+    def moments_of_output(self, m: Moments) -> Moments:
+        """The moments of the mapped features, from those of the input (exact for an affine map)."""
+        return Moments(m.count, self.matrix @ m.mean + self.bias, self.matrix @ m.scatter @ self.matrix.T)
+
+
+def _matrix_power(cov: Tensor, power: float, eps: float) -> Tensor:
+    """``cov ** power`` of a symmetric PSD matrix, eigenvalues ``<= eps`` dropped (as in transforms.wct)."""
+    evals, evecs = torch.linalg.eigh(0.5 * (cov + cov.T))
+    keep = evals > eps
+    scaled = torch.where(keep, evals.clamp_min(eps) ** power, torch.zeros_like(evals))
+    return (evecs * scaled) @ evecs.T
+
+
+def transfer_map(
+    content: Moments, style: StyleStats, point: str, method: str, alpha: float, config: WCTConfig
+) -> Affine:
+    """The affine map that :func:`photonas.transforms.region_transfer` applies, from given content moments.
+
+    WCT: ``color_s @ whiten(Σ') @ (x − μ_c) + μ_s`` with the regularised ``Σ'`` of ``config``;
+    AdaIN: per-channel ``(x − μ_c) / (σ_c + 1e-5) · σ_s + μ_s``. Blended with the identity by ``alpha``.
+    """
+    target = style.points[point][GLOBAL]
+    s_mean = target.mean[0].double().cpu()
+    if method == "wct":
+        cov = content.cov
+        cov = config.cov_scale * cov + config.diag_boost * torch.diag(cov.diagonal())
+        matrix = target.color[0].double().cpu() @ _matrix_power(cov, -0.5, config.eps)
+    elif method == "adain":
+        std = content.cov.diagonal().clamp_min(0).sqrt()
+        matrix = torch.diag(target.std[0].double().cpu() / (std + 1e-5))
+    else:
+        raise ValueError(f"unknown transfer method {method!r}; choose 'wct' or 'adain'")
+    bias = s_mean - matrix @ content.mean
+    eye = torch.eye(matrix.shape[0], dtype=matrix.dtype)
+    return Affine(alpha * matrix + (1 - alpha) * eye, alpha * bias)
+
+
+# ---- instance norms with given statistics ---------------------------------------------------
+
+#: ``lookup(x)`` → ``(mean, var)`` ``(C,)`` tensors for a feature the decoder normalises, or None.
+NormLookup = Callable[[Tensor], "tuple[Tensor, Tensor] | None"]
+
+_local = threading.local()
+_patch_lock = threading.Lock()
+_patch_users = 0
+_originals: dict[str, Callable] = {}
+
+
+def _lookup(x: Tensor) -> tuple[Tensor, Tensor] | None:
+    find = getattr(_local, "lookup", None)
+    if find is None:
+        return None
+    found = find(x)
+    if found is None:
+        raise RuntimeError(
+            "the decoder normalised a feature whose whole-image statistics are unknown: "
+            "photonas.highres needs the decoder's instance norms to act on encoder features or transfer outputs"
+        )
+    return found
+
+
+def _normalise(x: Tensor, mean: Tensor, var: Tensor, eps: float) -> Tensor:
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        scale = torch.rsqrt(var.to(x.device, torch.float32) + eps)[None, :, None, None]
+        shift = mean.to(x.device, torch.float32)[None, :, None, None]
+        return ((x.float() - shift) * scale).to(x.dtype)
+
+
+def _instance_norm(x: Tensor, eps: float = 1e-5) -> Tensor:
+    found = _lookup(x)
+    return _originals["instance_norm"](x, eps) if found is None else _normalise(x, *found, eps)
+
+
+def _pooled_instance_norm(x: Tensor, factor: int, eps: float = 1e-5) -> Tensor:
+    found = _lookup(x)
+    if found is None:
+        return _originals["pooled_instance_norm"](x, factor, eps)
+    return _normalise(F.max_pool2d(x, factor), *found, eps)
+
+
+_REPLACEMENTS = {"instance_norm": _instance_norm, "pooled_instance_norm": _pooled_instance_norm}
+
+
+@contextlib.contextmanager
+def given_norms(lookup: NormLookup) -> Iterator[None]:
+    """Inside this block the decoder's instance norms (this thread's) use ``lookup``'s statistics.
+
+    The decoder offers no hook for its instance norms, so their module-level functions are
+    swapped for ones that ask ``lookup`` first; other threads see no change (their lookup is
+    unset and the original runs). A feature ``lookup`` does not know raises, rather than being
+    normalised by the statistics of one tile or frame.
+    """
+    global _patch_users
+    with _patch_lock:
+        if _patch_users == 0:
+            for name, replacement in _REPLACEMENTS.items():
+                if hasattr(decoder_module, name):
+                    _originals[name] = getattr(decoder_module, name)
+                    setattr(decoder_module, name, replacement)
+        _patch_users += 1
+    previous = getattr(_local, "lookup", None)
+    _local.lookup = lookup
+    try:
+        yield
+    finally:
+        _local.lookup = previous
+        with _patch_lock:
+            _patch_users -= 1
+            if _patch_users == 0:
+                for name, original in _originals.items():
+                    setattr(decoder_module, name, original)
+                _originals.clear()
+
+
+class NormTable:
+    """Whole-image instance-norm statistics of the tensors one decoder call will normalise, by identity."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[Tensor, Tensor, Tensor]] = {}
+
+    def add(self, x: Tensor, m: Moments) -> None:
+        """Normalise ``x`` (this very tensor) with the mean and variance of ``m``."""
+        self._entries[id(x)] = (x, m.mean, m.var)
+
+    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor] | None:
+        entry = self._entries.get(id(x))
+        return None if entry is None or entry[0] is not x else (entry[1], entry[2])

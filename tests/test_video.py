@@ -1,0 +1,144 @@
+"""Video: streamed round trip with audio, temporal smoothing, the flicker metric, bad inputs."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bench.temporal import camera_clip, input_flows, warping_error
+from photonas import StyleTransferModel
+from photonas.cli import main
+from photonas.video import StableStylizer, stylize_video
+from tests.helpers import gradient_photo
+
+av = pytest.importorskip("av", reason="PyAV is not installed: pip install 'photonas[video]'")
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "photonas" / "examples" / "rocket.jpg"
+
+
+def make_clip(path: Path, frames: int = 4, size: tuple[int, int] = (64, 48), fps: int = 12, audio: bool = True) -> Path:
+    """A short H.264 clip of a moving gradient, with a sine tone when ``audio``."""
+    width, height = size
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        sound = out.add_stream("aac", rate=16000, layout="mono") if audio else None
+        base = np.asarray(gradient_photo((width + 4 * frames, height), seed=1))
+        for t in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[:, 4 * t : 4 * t + width]), format="rgb24")
+            out.mux(video.encode(frame))
+        if sound is not None:
+            samples = int(16000 * frames / fps)
+            tone = (0.2 * np.sin(np.arange(samples) * 2 * np.pi * 440 / 16000)).astype(np.float32)[None]
+            for start in range(0, samples, 1024):
+                chunk = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(tone[:, start : start + 1024]), format="fltp", layout="mono"
+                )
+                chunk.sample_rate, chunk.pts = 16000, start
+                out.mux(sound.encode(chunk))
+            out.mux(sound.encode(None))
+        out.mux(video.encode(None))
+    return path
+
+
+def probe(path: Path) -> tuple[int, tuple[int, int], Fraction, bool]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        return (
+            frames,
+            (stream.codec_context.width, stream.codec_context.height),
+            Fraction(stream.average_rate),
+            bool(container.streams.audio),
+        )
+
+
+@pytest.fixture(scope="module")
+def untrained(model_dir: Path) -> StyleTransferModel:
+    return StyleTransferModel.from_pretrained(model_dir)
+
+
+@pytest.mark.parametrize("audio", [True, False])
+def test_round_trip_keeps_frames_size_rate_and_audio(
+    tmp_path: Path, untrained: StyleTransferModel, audio: bool
+) -> None:
+    clip = make_clip(tmp_path / "in.mp4", audio=audio)
+    info = stylize_video(clip, gradient_photo((48, 40), seed=2), tmp_path / "out.mp4", untrained, progress=False)
+    assert probe(tmp_path / "out.mp4") == probe(clip) == (4, (64, 48), Fraction(12), audio)
+    assert (info.frames, info.width, info.height, info.fps, info.audio) == (4, 64, 48, Fraction(12), audio)
+
+
+def test_fast_mode_video_keeps_size(tmp_path: Path, untrained: StyleTransferModel) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=2, size=(96, 64), audio=False)
+    stylize_video(
+        clip,
+        gradient_photo((48, 40), seed=2),
+        tmp_path / "out.mkv",
+        untrained,
+        mode="fast",
+        max_side=48,
+        progress=False,
+    )
+    assert probe(tmp_path / "out.mkv")[:2] == (2, (96, 64))
+
+
+def test_no_smoothing_is_per_frame_stylisation(untrained: StyleTransferModel) -> None:
+    style = untrained.style_stats(torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0)))
+    stylizer = StableStylizer(untrained, style, smoothing=0.0)
+    frames = torch.rand(2, 1, 3, 40, 56, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        for frame in frames:
+            torch.testing.assert_close(stylizer(frame), untrained.stylize(frame, style), atol=2e-4, rtol=0)
+
+
+def test_smoothing_changes_later_frames_only(untrained: StyleTransferModel) -> None:
+    """The first frame has no history; later ones blend it in, so they differ from per-frame results."""
+    style = untrained.style_stats(torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0)))
+    frames = torch.rand(2, 1, 3, 40, 56, generator=torch.Generator().manual_seed(1))
+    smooth, plain = StableStylizer(untrained, style, smoothing=0.5), StableStylizer(untrained, style, smoothing=0.0)
+    with torch.inference_mode():
+        torch.testing.assert_close(smooth(frames[0]), plain(frames[0]))
+        assert (smooth(frames[1]) - plain(frames[1])).abs().max() > 1e-3
+
+
+def test_warping_error_sees_flicker() -> None:
+    photo = np.asarray(Image.open(EXAMPLE).convert("RGB"), np.float32) / 255
+    clip = camera_clip(photo, (48, 64), 3, pan=2.0)
+    flicker = [np.clip(f * (1 + 0.1 * (i % 2)), 0, 1) for i, f in enumerate(clip)]
+    flows = input_flows(clip)
+    assert warping_error(clip, flicker, flows) > 10 * warping_error(clip, clip, flows)
+
+
+def test_bad_inputs_give_clear_errors(tmp_path: Path, untrained: StyleTransferModel) -> None:
+    style = gradient_photo((32, 32), seed=2)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        stylize_video(tmp_path / "missing.mp4", style, tmp_path / "out.mp4", untrained)
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    with pytest.raises(ValueError, match="not a readable video"):
+        stylize_video(text, style, tmp_path / "out.mp4", untrained)
+    clip = make_clip(tmp_path / "in.mp4", frames=1, audio=False)
+    with pytest.raises(ValueError, match="smoothing"):
+        stylize_video(clip, style, tmp_path / "out.mp4", untrained, smoothing=1.0)
+    with pytest.raises(ValueError, match="mode"):
+        stylize_video(clip, style, tmp_path / "out.mp4", untrained, mode="slow")
+    with pytest.raises(ValueError, match="overwrite"):
+        stylize_video(clip, style, clip, untrained)
+
+
+def test_cli_video(tmp_path: Path, model_dir: Path, write_image, capsys: pytest.CaptureFixture[str]) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=2)
+    style = write_image(gradient_photo((40, 40), seed=2), "style.png")
+    assert main(["video", str(clip), str(style), "-o", str(tmp_path / "out.mp4"), "--model", str(model_dir)]) == 0
+    assert "2 frames, 64x48 at 12 fps, audio copied" in capsys.readouterr().out
+    assert main(["video", str(tmp_path / "nope.mp4"), str(style), "-o", str(tmp_path / "o.mp4")]) == 1
+    assert main(["video", str(clip), str(style), "-o", str(tmp_path / "out.gif")]) == 2
+    assert main(["video", str(clip), str(style), "-o", str(tmp_path / "o.mp4"), "--smoothing", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "video" in err and "not found" in err and err.count("photonas: error") == 2
