@@ -7,9 +7,9 @@ so one style can be applied to many content images.
 Fast path (the default): moments are accumulated in float32 over chunks of
 :data:`CHUNK` pixels, each chunk centred on its own mean and the chunks combined in float64,
 so no full-resolution float64 (or, for bf16 features, float32) copy is ever made; the small
-``(C, C)`` eigen-solves run in float64; the transform is applied chunk by chunk as one
-matmul plus bias, in float32, written in the feature's own dtype and memory layout
-(channels-last features stay channels-last). ``WCTConfig(reference=True)`` computes
+``(C, C)`` eigen-solves run in float64; the transform is applied as one matmul plus bias in
+the features' own dtype (float32 accumulation) and memory layout (channels-last features
+stay channels-last). ``WCTConfig(reference=True)`` computes
 everything in float64 instead: the slow reference the fast path is tested against. On Apple
 MPS, which has no float64, the eigen-solves run on the CPU.
 """
@@ -291,31 +291,35 @@ def _wct_matrix(flat: Tensor, style: FeatureStats, config: WCTConfig) -> tuple[T
 def _apply(flat: Tensor, transform: Tensor, c_mean: Tensor, s_mean: Tensor, *, reference: bool = False) -> Tensor:
     """``transform @ (x - c_mean) + s_mean`` on ``(B, C, N)`` features, as one matmul plus bias.
 
-    The reference path (and any call that needs gradients) returns float64 / float32. The fast
-    path computes each chunk in float32 and writes it into an output of ``flat``'s dtype and
-    strides. Gradients flow to ``flat`` through the (constant) matrix: statistics are not
-    differentiated, since eigen-decompositions have undefined gradients at the repeated zero
-    eigenvalues that dead ReLU channels produce.
+    The reference path (and any call that needs gradients) computes in float64 / float32. The
+    fast path is a single ``baddbmm`` in the features' own dtype, written straight into an
+    output of their strides: bf16/fp16 matmuls accumulate in float32 (oneDNN/AMX on CPUs,
+    tensor cores on GPUs), so only the ``(C, C)`` matrix and the result are rounded, and no
+    full-resolution float32 copy is made. Gradients flow to ``flat`` through the (constant)
+    matrix: statistics are not differentiated, since eigen-decompositions have undefined
+    gradients at the repeated zero eigenvalues that dead ReLU channels produce.
     """
-    dtype = torch.float64 if reference else torch.float32
     with _full_precision(flat):
         matrix = transform.to(flat.device, torch.float64)
         bias = s_mean.to(flat.device, torch.float64) - (matrix @ c_mean.to(flat.device, torch.float64).unsqueeze(2)).squeeze(2)
-        matrix, bias = matrix.to(dtype), bias.to(dtype)
         if reference or (torch.is_grad_enabled() and flat.requires_grad):
-            return torch.baddbmm(bias.unsqueeze(2), matrix, flat.to(dtype))
-        out = torch.empty_like(flat)
-        rows = _pixel_rows(flat)
-        result: Tensor | None = None
-        for part, dst in zip(_float_chunks(flat), _chunks(out)):
-            if result is None:
-                result = torch.empty_like(part)
-            res = result[..., : part.shape[-1]] if not rows else result[:, : part.shape[1]]
-            if rows:
-                torch.baddbmm(bias.unsqueeze(1), part, matrix.mT, out=res)
-            else:
-                torch.baddbmm(bias.unsqueeze(2), matrix, part, out=res)
-            dst.copy_(res)
+            dtype = torch.float64 if reference else torch.promote_types(flat.dtype, torch.float32)
+            return torch.baddbmm(bias.to(dtype).unsqueeze(2), matrix.to(dtype), flat.to(dtype))
+        source = flat
+        if flat.dtype in (torch.bfloat16, torch.float16):
+            # Centre first: raw activations sit far from zero, and ``T x`` and ``-T mean`` rounded
+            # to 8 bits apiece would cancel into errors of a few per cent. The mean is rounded to
+            # the features' dtype; the bias absorbs that rounding exactly (in float64).
+            rounded = c_mean.to(flat.device, flat.dtype)
+            source = flat - rounded.unsqueeze(2)
+            shift = rounded.double() - c_mean.to(flat.device, torch.float64)
+            bias = s_mean.to(flat.device, torch.float64) + (matrix @ shift.unsqueeze(2)).squeeze(2)
+        matrix, bias = matrix.to(flat.dtype), bias.to(flat.dtype)
+        out = torch.empty_like(source)
+        if _pixel_rows(source):  # channels-last: (B, N, C) rows times the transposed matrix
+            torch.baddbmm(bias.unsqueeze(1), source.mT, matrix.mT, out=out.mT)
+        else:
+            torch.baddbmm(bias.unsqueeze(2), matrix, source, out=out)
         return out
 
 
