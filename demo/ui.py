@@ -1,4 +1,9 @@
-"""The demo page: uploads or examples, model and strength, optional regions, before/after result."""
+"""The demo page: uploads or examples, model and strength, optional regions, before/after result.
+
+No video tab yet: it belongs beside this page once photonas exports ``stylize_video`` (test
+``hasattr(photonas, "stylize_video")`` so the tab never shows on a photonas without it), with
+a cap on clip length, since a CPU takes seconds per frame.
+"""
 
 from __future__ import annotations
 
