@@ -24,7 +24,7 @@ import torch
 from bench.baselines import BASELINES, BaselineModel, default_path, load_baseline
 from bench.classical import CLASSICAL
 from photonas.api import load_model
-from photonas.device import autocast, choose_device
+from photonas.device import autocast, choose_device, convert_for_inference
 from photonas.io import image_to_tensor, load_image
 from photonas.model import StyleTransferModel
 from photonas.transforms import EXACT_WCT, WCTConfig
@@ -123,12 +123,17 @@ class BaselineMethod:
         return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
-def _load_baseline(name: str, path: str | None, device: torch.device) -> BaselineModel | Skipped:
-    """The trained baseline (``runs/baselines/<name>`` unless ``name=path``), or why not."""
+def _load_baseline(name: str, path: str | None, device: torch.device, precision: str) -> BaselineModel | Skipped:
+    """The trained baseline (``runs/baselines/<name>`` unless ``name=path``), or why not.
+
+    Converted for inference like photonas models (bf16 and channels-last where that is the
+    fast path), so the speed rows compare methods, not precisions.
+    """
     try:
-        return load_baseline(path or default_path(name), name, device)
+        model = load_baseline(path or default_path(name), name, device)
     except (FileNotFoundError, ValueError, OSError) as err:  # BaselineWeightsNotFoundError says how to train
         return Skipped(name, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+    return convert_for_inference(model, device, precision)
 
 
 def _label_tensor(labels: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
@@ -206,10 +211,10 @@ def parse_method_spec(spec: str) -> tuple[str, str | None]:
     return name, (path.strip() if sep else None)
 
 
-def _load(source: str, device: torch.device) -> StyleTransferModel | Skipped:
+def _load(source: str, device: torch.device, precision: str) -> StyleTransferModel | Skipped:
     """The model, or why not (missing weights, unreadable folder)."""
     try:
-        return load_model(source, device)
+        return load_model(source, device, precision)
     except (FileNotFoundError, ValueError, OSError) as err:  # WeightsNotFoundError is a FileNotFoundError
         return Skipped("", f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
 
@@ -237,7 +242,7 @@ def build_methods(
 
     def model(source: str) -> StyleTransferModel | Skipped:
         if source not in models:
-            models[source] = _load(source, device)
+            models[source] = _load(source, device, precision)
         return models[source]
 
     methods: list[Method] = []
@@ -254,7 +259,7 @@ def build_methods(
                 methods.append(ReferenceMethod(name, folder))
             continue
         if name in BASELINES:
-            baseline = _load_baseline(name, path, device)
+            baseline = _load_baseline(name, path, device, precision)
             if isinstance(baseline, Skipped):
                 skipped.append(baseline)
             else:

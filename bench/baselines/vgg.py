@@ -165,18 +165,26 @@ class BaselineModel(nn.Module):
 
     # ---- shared ------------------------------------------------------------------------------
 
+    def _as_input(self, image: Tensor) -> Tensor:
+        """``image`` in the weights' dtype and memory layout (a model converted by
+        :func:`photonas.device.convert_for_inference` takes float32 images like any other)."""
+        weight = next(self.encoder.parameters())
+        channels_last = weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+        return image.to(dtype=weight.dtype, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
     def reconstruct(self, image: Tensor, part: str | None = None) -> Tensor:
         """``(B, 3, H, W)`` of any size through one part (default: the last in ``parts``)."""
         _check_images(image, "image")
         padded, box = pad_to_grid(image, MULTIPLE, MIN_SIDE)
-        return crop(self.reconstruct_part(padded, part or self.parts[-1]), box)
+        return crop(self.reconstruct_part(self._as_input(padded), part or self.parts[-1]), box).to(image.dtype)
 
     def style_stats(self, style: Tensor, labels: Tensor | None = None, *, min_pixels: int = 64) -> dict[str, RegionStats]:
         """Statistics of a ``(1, 3, H, W)`` style (or a batch, without labels) at every transfer point."""
         _check_images(style, "style", labels)
         padded, _ = pad_to_grid(style, MULTIPLE, MIN_SIDE)
         padded_labels = pad_to_grid(labels, MULTIPLE, MIN_SIDE)[0] if labels is not None else None
-        return {point: region_stats(x, padded_labels, min_pixels) for point, x in self._style_points(padded).items()}
+        points = self._style_points(self._as_input(padded))
+        return {point: region_stats(x, padded_labels, min_pixels) for point, x in points.items()}
 
     def stylize(
         self,
@@ -205,7 +213,7 @@ class BaselineModel(nn.Module):
                 raise ValueError(f"style statistics lack transfer point {point!r} of {self.name}")
             return region_transfer(x, stats[point], labels, method=method, alpha=alpha, config=config, min_pixels=min_pixels)
 
-        return crop(self._stylize(padded, transfer), box)
+        return crop(self._stylize(self._as_input(padded), transfer), box).to(content.dtype)
 
     def forward(self, content: Tensor, style: Tensor, **kwargs: Any) -> Tensor:
         """Same as :meth:`stylize`."""
