@@ -176,6 +176,9 @@ def moments(feat: Tensor, *, reference: bool = False) -> tuple[Tensor, Tensor]:
             gram += (centred.mT @ centred if rows else centred @ centred.mT).double()
         offset = total / n
         cov = (gram - n * offset.unsqueeze(2) * offset.unsqueeze(1)) / max(n - 1, 1)
+        if not (torch.isfinite(cov).all() and torch.isfinite(offset).all()):
+            # float32 squares overflow past ~1.8e19 (a barely trained decoder can get there)
+            return moments(feat, reference=True)
         return shift + offset, cov
 
 

@@ -213,3 +213,13 @@ def test_channel_moments_match_torch(layout):
         got_mean, got_var = channel_moments(x)
     assert torch.allclose(got_mean.double(), mean, rtol=1e-6)
     assert torch.allclose(got_var.double(), var, rtol=1e-4)
+
+
+def test_huge_activations_fall_back_to_float64_statistics():
+    """Values whose float32 squares overflow still give finite moments and a finite transfer."""
+    x = _correlated(6) * 1e19
+    mean, cov = moments(x.flatten(2))
+    ref_mean, ref_cov = moments(x.flatten(2), reference=True)
+    assert torch.isfinite(cov).all() and torch.allclose(cov, ref_cov, rtol=1e-6)
+    with torch.no_grad():
+        assert torch.isfinite(wct(x, feature_stats(_correlated(7)))).all()
