@@ -109,18 +109,23 @@ def _stylize(content: Image.Image, style: Image.Image, choice: str, alpha: float
     )
 
 
-def save_download(image: Image.Image) -> str:
-    """The result as a PNG for download: pixels only, no EXIF, location or other metadata."""
+def download_path(suffix: str) -> Path:
+    """A fresh file name for a result; results older than an hour are deleted first."""
     cutoff = time.time() - _DOWNLOAD_MAX_AGE_S
-    for old in _DOWNLOAD_DIR.glob("*.png"):
+    for old in _DOWNLOAD_DIR.glob("photonas-*"):
         if old.stat().st_mtime < cutoff:
             old.unlink(missing_ok=True)
-    path = _DOWNLOAD_DIR / f"photonas-{uuid.uuid4().hex[:12]}.png"
+    return _DOWNLOAD_DIR / f"photonas-{uuid.uuid4().hex[:12]}{suffix}"
+
+
+def save_download(image: Image.Image) -> str:
+    """The result as a PNG for download: pixels only, no EXIF, location or other metadata."""
+    path = download_path(".png")
     Image.frombytes(image.mode, image.size, image.tobytes()).save(path, format="PNG")
     return str(path)
 
 
-def _without_folders(message: str, *paths: str | None) -> str:
+def without_folders(message: str, *paths: str | None) -> str:
     """The message with each upload's server-side path cut to its file name."""
     for path in paths:
         if path:
@@ -161,7 +166,7 @@ def stylize_request(
     except gr.Error:  # already worded for the visitor (gr.Error is a ValueError too)
         raise
     except ValueError as err:  # photonas.ImageError and the library's other input errors
-        raise gr.Error(_without_folders(str(err), content, style, content_map, style_map)) from err
+        raise gr.Error(without_folders(str(err), content, style, content_map, style_map)) from err
     seconds = time.perf_counter() - start
     width, height = result.size
     settings = f"{model}, strength {alpha:.2f}" + ("" if masks is None else ", with regions")

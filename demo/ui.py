@@ -1,8 +1,6 @@
 """The demo page: uploads or examples, model and strength, optional regions, before/after result.
 
-No video tab yet: it belongs beside this page once photonas exports ``stylize_video`` (test
-``hasattr(photonas, "stylize_video")`` so the tab never shows on a photonas without it), with
-a cap on clip length, since a CPU takes seconds per frame.
+A Video tab is added when photonas has ``stylize_video`` (see demo/video.py).
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ import photonas
 from demo.models import DEFAULT_CHOICE, MODEL_CHOICES
 from demo.regions import BRUSH_COLOURS, editor_labels
 from demo.run import DEVICE, HIGH_RES, RESOLUTIONS, WORKING_SIZE, fit, max_side, stylize_request
+from demo.video import MAX_SECONDS, VIDEO, stylize_video_request
 from photonas.presets import PRESETS
 
 EXAMPLES_DIR = Path(photonas.__file__).parent / "examples"
@@ -91,38 +90,45 @@ def build_demo() -> gr.Blocks:
     """The whole page; call ``.queue(**queue_options()).launch(**launch_options())`` on it."""
     with gr.Blocks(title="photonas", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(DESCRIPTION.format(side=max_side()))
-        with gr.Row():
-            with gr.Column():
+        with gr.Tabs():
+            with gr.Tab("Photo"):
                 with gr.Row():
-                    content = _image_box("Content photo", "content")
-                    style = _image_box("Style photo", "style")
-                model = gr.Radio(
-                    list(MODEL_CHOICES),
-                    value=DEFAULT_CHOICE,
-                    label="Model",
-                    info=" · ".join(PRESETS[name].description for name in MODEL_CHOICES.values()),
+                    with gr.Column():
+                        with gr.Row():
+                            content = _image_box("Content photo", "content")
+                            style = _image_box("Style photo", "style")
+                        model = gr.Radio(
+                            list(MODEL_CHOICES),
+                            value=DEFAULT_CHOICE,
+                            label="Model",
+                            info=" · ".join(PRESETS[name].description for name in MODEL_CHOICES.values()),
+                        )
+                        alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
+                        # Full-size output needs a photonas with stylize(mode=, max_side=); hidden otherwise.
+                        resolution = gr.Radio(
+                            list(RESOLUTIONS), value=WORKING_SIZE, label="Output size", visible=HIGH_RES
+                        )
+                        with gr.Accordion("Regions (optional)", open=False) as regions:
+                            gr.Markdown(REGIONS_HELP)
+                            with gr.Tab("Paint"), gr.Row():
+                                content_paint = _paint_box("Paint on the content")
+                                style_paint = _paint_box("Paint on the style")
+                            with gr.Tab("Upload label maps"), gr.Row():
+                                content_map = _image_box("Content label map", "content-map")
+                                style_map = _image_box("Style label map", "style-map")
+                        run = gr.Button("Stylise", variant="primary")
+                    with gr.Column():
+                        result = gr.ImageSlider(label="Before / after", type="pil", format="png", interactive=False)
+                        info = gr.Markdown(elem_id="info")
+                        download = gr.DownloadButton("Download result (PNG, metadata removed)", visible=False)
+                gr.Examples(
+                    examples=[[str(EXAMPLES_DIR / c), str(EXAMPLES_DIR / s)] for c, s in EXAMPLE_PAIRS],
+                    inputs=[content, style],
+                    label="Examples (content, style): click one, then Stylise",
                 )
-                alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
-                # Full-size output needs a photonas with stylize(mode=, max_side=); hidden otherwise.
-                resolution = gr.Radio(list(RESOLUTIONS), value=WORKING_SIZE, label="Output size", visible=HIGH_RES)
-                with gr.Accordion("Regions (optional)", open=False) as regions:
-                    gr.Markdown(REGIONS_HELP)
-                    with gr.Tab("Paint"), gr.Row():
-                        content_paint = _paint_box("Paint on the content")
-                        style_paint = _paint_box("Paint on the style")
-                    with gr.Tab("Upload label maps"), gr.Row():
-                        content_map = _image_box("Content label map", "content-map")
-                        style_map = _image_box("Style label map", "style-map")
-                run = gr.Button("Stylise", variant="primary")
-            with gr.Column():
-                result = gr.ImageSlider(label="Before / after", type="pil", format="png", interactive=False)
-                info = gr.Markdown(elem_id="info")
-                download = gr.DownloadButton("Download result (PNG, metadata removed)", visible=False)
-        gr.Examples(
-            examples=[[str(EXAMPLES_DIR / c), str(EXAMPLES_DIR / s)] for c, s in EXAMPLE_PAIRS],
-            inputs=[content, style],
-            label="Examples (content, style): click one, then Stylise",
-        )
+            if VIDEO:  # a photonas without stylize_video gets no video tab at all
+                video_tab(model_choices=list(MODEL_CHOICES))
+
         content.change(paint_background, content, content_paint, api_visibility="private")
         style.change(paint_background, style, style_paint, api_visibility="private")
         regions.expand(
@@ -137,8 +143,33 @@ def build_demo() -> gr.Blocks:
             outputs=[result, info, download],
             api_name="stylize",
             concurrency_limit=2 if DEVICE.type == "cuda" else 1,
+            concurrency_id="stylise",  # shared with the video tab: one queue for the model
         ).success(lambda: gr.DownloadButton(visible=True), None, download, api_visibility="private")
     return demo
+
+
+def video_tab(model_choices: list[str]) -> None:
+    """The Video tab: a short clip and a style photo in, the stylised clip out."""
+    with gr.Tab("Video"):
+        gr.Markdown(f"Clips up to {MAX_SECONDS:g} s; each frame is stylised at working size (fast mode).")
+        with gr.Row():
+            with gr.Column():
+                video = gr.Video(label="Video", sources=["upload"], height=280)
+                style = _image_box("Style photo", "video-style")
+                model = gr.Radio(model_choices, value=DEFAULT_CHOICE, label="Model")
+                alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
+                run = gr.Button("Stylise video", variant="primary")
+            with gr.Column():
+                result = gr.Video(label="Stylised video", interactive=False)
+                info = gr.Markdown(elem_id="video-info")
+        run.click(
+            stylize_video_request,
+            inputs=[video, style, model, alpha],
+            outputs=[result, info],
+            api_name="stylize_video",
+            concurrency_limit=1,
+            concurrency_id="stylise",
+        )
 
 
 def queue_options() -> dict:
