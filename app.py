@@ -11,7 +11,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry calls
 logging.basicConfig(format="%(name)s: %(message)s")
 logging.getLogger("demo").setLevel(logging.INFO)  # where the weights came from, and the device
 
-from demo.ui import build_demo, launch_options, queue_options
+from demo.ui import build_demo, launch_options, queue_options  # noqa: E402 (after the environment is set)
 
 demo = build_demo()
 
