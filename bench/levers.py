@@ -11,6 +11,7 @@ pairs. Configurations, each adding one lever to the one before unless noted:
     bf16_autocast  float32 weights under bf16 autocast (instead of converting the weights)
     bf16_cl        bf16 weights, channels-last (the default on CUDA and CPUs with native bf16)
     bf16_cl_zero   + zero instead of reflection padding (changes results at the borders)
+    bf16_cl_1t     bf16_cl on one intra-op thread (what the second core adds)
 
 Examples:
     python -m bench.levers --sizes 512,1024 --pairs 1-4 --out bench/results/cpu-2cores
@@ -43,7 +44,7 @@ from photonas.padding import pad_to_grid
 from photonas.transforms import WCTConfig
 
 REFERENCE = WCTConfig(reference=True)
-CONFIGS: tuple[str, ...] = ("reference", "fp32", "fp32_cl", "bf16_autocast", "bf16_cl", "bf16_cl_zero")
+CONFIGS: tuple[str, ...] = ("reference", "fp32", "fp32_cl", "bf16_autocast", "bf16_cl", "bf16_cl_zero", "bf16_cl_1t")
 
 
 def build(name: str, device: torch.device) -> tuple[StyleTransferModel, WCTConfig, Callable[[], contextlib.AbstractContextManager]]:
@@ -86,8 +87,10 @@ def measure(names: Sequence[str], sizes: Sequence[str], pairs, device: torch.dev
     """One record per (configuration, size): median seconds of the preset path and the encoder, PSNR."""
     references: list[torch.Tensor] = []
     records = []
+    threads = torch.get_num_threads()
     for name in names:
         model, config, context = build(name, device)
+        torch.set_num_threads(1 if name.endswith("_1t") else threads)
         with torch.inference_mode(), context():
             outputs = []
             for pair in pairs:
@@ -110,6 +113,7 @@ def measure(names: Sequence[str], sizes: Sequence[str], pairs, device: torch.dev
                 }  # fmt: skip
                 records.append(record)
                 log(f"  {name:14s} {size:>5s}: preset {preset:.3f} s, encoder {encoder:.3f} s, ×{preset / encoder:.2f}, PSNR ≥ {min(quality):.1f} dB")
+    torch.set_num_threads(threads)
     return records
 
 
