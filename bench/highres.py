@@ -4,7 +4,7 @@ Each measurement runs in its own process, so its peak resident memory (``ru_maxr
 own. Photos come from a Debian wallpaper package unpacked under ``runs/`` (never committed)::
 
     cd runs/wallpapers && apt-get download lomiri-wallpapers-20.04 && dpkg -x lomiri-wallpapers-20.04_*.deb y
-    python -m bench.highres run --photos DIR --names a.jpg b.jpg ... --style STYLE.jpg --out bench/results/cpu-2core/highres.json
+    python -m bench.highres run --photos DIR --names a.jpg b.jpg ... --style STYLE.jpg --out bench/results/cpu-2cores/highres.json
     python -m bench.highres one --content A.jpg --style S.jpg --mode fast     # one measurement, JSON
 
 ``run`` times fast mode at each photo's native size (and its peak memory), runs exact mode at

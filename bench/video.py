@@ -1,6 +1,6 @@
 """Video: flicker (warping error) of per-frame vs smoothed stylisation, and throughput.
 
-    python -m bench.video --out bench/results/cpu-2core/video.json
+    python -m bench.video --out bench/results/cpu-2cores/video.json
 
 Synthetic clips over a bundled example photo (known motion): a pan, a pan with a light that
 flashes every other frame (the content statistics jump), and a zoom with a brightness ramp.
