@@ -82,6 +82,18 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def timed_call(fn: Callable[[], Tensor], device: torch.device) -> Callable[[], Tensor]:
+    """``fn`` under inference mode, returning only once the device has finished (honest wall time)."""
+
+    def call() -> Tensor:
+        with torch.inference_mode():
+            out = fn()
+        synchronize(device)
+        return out
+
+    return call
+
+
 @dataclass
 class Workload:
     """One content image and precomputed style statistics for a model on a device.
@@ -138,13 +150,7 @@ def stages(work: Workload) -> dict[str, Callable[[], Tensor]]:
         model.decode(feats, record)
 
     def timed(fn: Callable[[], Tensor]) -> Callable[[], Tensor]:
-        def call() -> Tensor:
-            with torch.inference_mode():
-                out = fn()
-            synchronize(device)
-            return out
-
-        return call
+        return timed_call(fn, device)
 
     def transfers() -> Tensor:
         outs = [region_transfer(x, stats.points[p], method=work.method) for p, x in reached.items()]
@@ -173,13 +179,7 @@ def method_calls(method, size: str, device: str | torch.device, seed: int = 0) -
     style = torch.rand(1, 3, height, width, generator=generator).to(device)
 
     def timed(fn: Callable[[], Tensor]) -> Callable[[], Tensor]:
-        def call() -> Tensor:
-            with torch.inference_mode():
-                out = fn()
-            synchronize(device)
-            return out
-
-        return call
+        return timed_call(fn, device)
 
     if method.kind == "classical":
         c_np, s_np = (t[0].permute(1, 2, 0).cpu().numpy() for t in (content, style))
