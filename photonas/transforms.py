@@ -4,12 +4,12 @@ Plain functions on tensors: batch-aware, device and dtype taken from the inputs,
 state. A style is summarised once as :class:`FeatureStats` (mean, colouring matrix, std),
 so one style can be applied to many content images.
 
-Fast path (the default): moments are accumulated in float32 over chunks of
-:data:`CHUNK` pixels, each chunk centred on its own mean and the chunks combined in float64,
-so no full-resolution float64 (or, for bf16 features, float32) copy is ever made; the small
-``(C, C)`` eigen-solves run in float64; the transform is applied as one matmul plus bias in
-the features' own dtype (float32 accumulation) and memory layout (channels-last features
-stay channels-last). ``WCTConfig(reference=True)`` computes
+Fast path (the default): moments are accumulated in float32 over chunks of :data:`CHUNK`
+pixels, each shifted by a sampled estimate of the mean, and merged in float64, so no
+full-resolution float64 (or, for bf16 features, float32) copy is ever made; the small
+``(C, C)`` eigen-solves run in float64, single-threaded on CPUs; the transform is applied as
+one matmul plus bias in the features' own dtype (float32 accumulation) and memory layout
+(channels-last features stay channels-last). ``WCTConfig(reference=True)`` computes
 everything in float64 instead: the slow reference the fast path is tested against. On Apple
 MPS, which has no float64, the eigen-solves run on the CPU.
 """
@@ -26,8 +26,8 @@ from torch import Tensor
 
 #: Label key of whole-image statistics in a :data:`RegionStats` mapping.
 GLOBAL = -1
-#: Pixels per chunk on the fast path: 64 channels × 65,536 pixels is 16 MB of float32, small
-#: enough to stay in cache-friendly pieces, large enough that the matmuls stay efficient.
+#: Pixels per chunk of the fast statistics: bounds the float32 copy made of low-precision
+#: features (64 channels × 65,536 pixels is 16 MB) while keeping each matmul large.
 CHUNK = 1 << 16
 
 
