@@ -75,17 +75,9 @@ class NeuralMethod:
         pair: str | None = None,
     ) -> np.ndarray:
         """Stylise one pair; style statistics are computed inside (part of the timed work)."""
-        device = next(self.model.decoder.parameters()).device
-        c, s = image_to_tensor(content).to(device), image_to_tensor(style).to(device)
-        c_lab = _label_tensor(content_labels, device)
-        s_lab = _label_tensor(style_labels, device)
-        with torch.inference_mode(), autocast(device, self.precision):
-            out = self.model.stylize(
-                c, s, method=self.transfer, config=self.config, content_labels=c_lab, style_labels=s_lab
-            )
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+        return _stylize_arrays(
+            self.model, self.precision, content, style, content_labels, style_labels, method=self.transfer, config=self.config
+        )
 
 
 @dataclass(frozen=True)
@@ -113,14 +105,7 @@ class BaselineMethod:
         pair: str | None = None,
     ) -> np.ndarray:
         """Stylise one pair; style statistics are computed inside (part of the timed work)."""
-        device = next(self.model.decoders.parameters()).device
-        c, s = image_to_tensor(content).to(device), image_to_tensor(style).to(device)
-        c_lab, s_lab = _label_tensor(content_labels, device), _label_tensor(style_labels, device)
-        with torch.inference_mode(), autocast(device, self.precision):
-            out = self.model.stylize(c, s, config=self.config, content_labels=c_lab, style_labels=s_lab)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+        return _stylize_arrays(self.model, self.precision, content, style, content_labels, style_labels, config=self.config)
 
 
 def _load_baseline(name: str, path: str | None, device: torch.device, precision: str) -> BaselineModel | Skipped:
@@ -134,6 +119,29 @@ def _load_baseline(name: str, path: str | None, device: torch.device, precision:
     except (FileNotFoundError, ValueError, OSError) as err:  # BaselineWeightsNotFoundError says how to train
         return Skipped(name, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
     return convert_for_inference(model, device, precision)
+
+
+def _stylize_arrays(
+    model: StyleTransferModel | BaselineModel,
+    precision: str,
+    content: np.ndarray,
+    style: np.ndarray,
+    content_labels: np.ndarray | None,
+    style_labels: np.ndarray | None,
+    **options,
+) -> np.ndarray:
+    """``model.stylize`` on float ``(H, W, 3)`` arrays (and label maps), back as a clamped array.
+
+    Synchronises CUDA before returning, so the runner's wall-clock timing is honest.
+    """
+    device = next(model.parameters()).device
+    c, s = image_to_tensor(content).to(device), image_to_tensor(style).to(device)
+    c_lab, s_lab = _label_tensor(content_labels, device), _label_tensor(style_labels, device)
+    with torch.inference_mode(), autocast(device, precision):
+        out = model.stylize(c, s, content_labels=c_lab, style_labels=s_lab, **options)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
 def _label_tensor(labels: np.ndarray | None, device: torch.device) -> torch.Tensor | None:

@@ -31,7 +31,6 @@ from tqdm import tqdm
 
 from photonas.arch import PHOTONAS, PHOTONET, ArchCode
 from photonas.checkpoint import save_safetensors_atomic
-from photonas.device import choose_device
 from photonas.model import PhotoNet, StyleTransferModel
 from photonas.search.evolution import AgingEvolution, EvolutionConfig
 from photonas.search.objective import ObjectiveWeights, Score, TeacherObjective, fixed_pairs
@@ -48,7 +47,7 @@ from photonas.search.state import (
 )
 from photonas.search.supernet import SuperNet, SupernetTraining, train_supernet
 from photonas.training.data import EpochSampler, RandomCrops, list_photos
-from photonas.training.loop import Dist, init_distributed
+from photonas.training.loop import Dist, setup_run
 
 SUPERNET_NAME = "supernet.safetensors"
 REFERENCES = {"PhotoNet": PHOTONET, "PhotoNAS (published)": PHOTONAS}
@@ -204,13 +203,7 @@ class Evaluator:
 
 def search(config: SearchConfig, resume: bool = False) -> dict:
     """Run (or continue) a search; returns the summary written to ``OUT/summary.json``."""
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    device = choose_device(config.device)
-    run = init_distributed(device)
-    if device.type == "cuda" and run.world_size > 1:
-        device = torch.device("cuda", run.local_rank)
-        torch.cuda.set_device(device)
+    device, run = setup_run(config.device, config.threads)
     out = Path(config.out)
     state_path = out / STATE_NAME
     state: dict = {}

@@ -214,19 +214,25 @@ def validation_psnr(model: StyleTransferModel, images: Tensor, batch_size: int, 
     return float(torch.cat(scores).mean())
 
 
+def setup_run(device_name: str | None, threads: int | None) -> tuple[torch.device, Dist]:
+    """Thread count, device and (under torchrun) the process group; each rank on its own GPU."""
+    if threads:
+        torch.set_num_threads(threads)
+    device = choose_device(device_name)
+    run = init_distributed(device)
+    if device.type == "cuda" and run.world_size > 1:
+        device = torch.device("cuda", run.local_rank)
+        torch.cuda.set_device(device)
+    return device, run
+
+
 def train(config: TrainConfig, resume: bool = False) -> Path:
     """Train the decoder of ``config.code``; returns the folder of the exported final model.
 
     With ``resume``, continues from ``config.out``'s checkpoint (same step, optimiser state,
     learning rate and data order).
     """
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    device = choose_device(config.device)
-    run = init_distributed(device)
-    if device.type == "cuda" and run.world_size > 1:
-        device = torch.device("cuda", run.local_rank)
-        torch.cuda.set_device(device)
+    device, run = setup_run(config.device, config.threads)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
 
