@@ -9,6 +9,7 @@ fonts, analytics) fails here.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,9 +45,10 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, demo_server: tuple[str, Path]) -> Iterator[Page]:
     """The demo page, loaded; ``page.outside`` lists the requests that tried to leave localhost."""
-    url, _ = demo_server
+    url, server_log = demo_server
     page = browser.new_page(viewport={"width": 1280, "height": 1400})
     page.outside = []
+    page.server_log = server_log
 
     def local_only(route: Route) -> None:
         if route.request.url.startswith(LOCAL):
@@ -69,9 +71,37 @@ def _pick_example(page: Page, row: int, content: str, style: str) -> None:
 
 
 def _stylise(page: Page) -> str:
+    """Click Stylise; the timing line, or a failure quoting the page's error and the server's log."""
     page.get_by_role("button", name="Stylise").click()
-    expect(page.locator("#info")).to_contain_text("px in", timeout=RESULT_TIMEOUT_MS)
-    return page.locator("#info").inner_text()
+    result = page.locator("#info").filter(has_text="px in")
+    error = page.locator(".toast-body")
+    expect(result.or_(error).first).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    if error.count():
+        log = page.server_log.read_text()[-4000:]
+        pytest.fail(f"the page showed an error: {error.first.inner_text()!r}\nserver log (tail):\n{log}")
+    return result.inner_text()
+
+
+def _wait_for_editors(page: Page, settle_ms: int = 1000, timeout_ms: int = 60_000) -> None:
+    """Wait until both image editors hold their photos: Undo enabled, zoom unchanged for ``settle_ms``.
+
+    An editor fits its photo to the box once the photo has loaded (its zoom label jumps, say from
+    27% to 48%); a stroke drawn before that is lost, and a loaded CPU makes that take seconds.
+    """
+    zoom, undo = page.get_by_role("button", name=re.compile(r"^\d+%$")), page.get_by_role("button", name="Undo")
+    expect(undo).to_have_count(2)
+    for button in undo.all():
+        expect(button).to_be_enabled(timeout=timeout_ms)
+    last, since = None, time.monotonic()
+    deadline = since + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        labels = zoom.all_inner_texts()
+        if labels != last:
+            last, since = labels, time.monotonic()
+        elif len(labels) == 2 and time.monotonic() - since >= settle_ms / 1000:
+            return
+        page.wait_for_timeout(100)
+    pytest.fail(f"the image editors did not settle within {timeout_ms} ms (zoom labels {last})")
 
 
 def _stroke(page: Page, canvas_index: int) -> None:
@@ -101,7 +131,7 @@ def test_page_loads_offline_and_runs_an_example(page, tmp_path):
 def test_painted_regions_reach_the_model(page):
     _pick_example(page, 1, "chelsea", "rocket")
     page.get_by_role("button", name=re.compile("Regions")).click()
-    expect(page.get_by_text("processing")).to_have_count(0, timeout=60_000)  # editors filled with the photos
+    _wait_for_editors(page)
     _stroke(page, 0)  # the content editor's canvas (each editor draws on two)
     _stroke(page, 2)  # the style editor's
     info = _stylise(page)
