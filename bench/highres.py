@@ -29,9 +29,6 @@ from PIL import Image, ImageOps
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The style photo is summarised at this long side: its statistics barely change with size,
-#: and a 6 MP style in one piece would cost more memory than the content it styles.
-STYLE_SIDE = 1024
 
 
 def _peak_rss_mb() -> float:
@@ -52,9 +49,7 @@ def measure_one(
         scale = resize / max(image.size)
         image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
     model = photonas.load_model("photonas", "cpu")
-    style_image = ImageOps.exif_transpose(Image.open(style)).convert("RGB")
-    style_image.thumbnail((STYLE_SIDE, STYLE_SIDE), Image.Resampling.LANCZOS)
-    stats = photonas.style_preset(style_image, model)
+    stats = photonas.style_preset(style, model, max_pixels=10**9)  # summarised at 1024 px on its long side
     start = time.perf_counter()
     out = photonas.stylize(image, stats, model, mode=mode, max_side=max_side, max_pixels=10**9)
     seconds = time.perf_counter() - start
@@ -152,10 +147,64 @@ def run(args: argparse.Namespace) -> int:
         )
         rows.append(row)
         print(json.dumps(row), flush=True)
-        args.out.write_text(
-            json.dumps({"settings": vars(args) | {"photos": str(args.photos)}, "rows": rows}, indent=2, default=str)
-        )
+        result = {"machine": args.machine, "settings": vars(args) | {"photos": str(args.photos)}, "rows": rows}
+        args.out.write_text(json.dumps(result, indent=2, default=str))
+        args.out.with_suffix(".md").write_text(highres_markdown(result))
     return 0
+
+
+def _table(rows: list[dict], columns: dict[str, str]) -> list[str]:
+    lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
+    return lines + ["| " + " | ".join(str(row.get(key, "–")) for key in columns) + " |" for row in rows]
+
+
+def highres_markdown(result: dict) -> str:
+    """The fast-mode table for every photo and the exact-mode table for those run at native size."""
+    settings, rows = result["settings"], result["rows"]
+    lines = [
+        "# High-resolution modes on real photographs",
+        "",
+        f"{result['machine']}. Photos from `{settings['photos']}` (not in git); style "
+        f"`{Path(settings['style']).name}`, summarised at 1024 px. `python -m bench.highres run` (see its docstring); "
+        "each measurement in its own process, peak memory is that process's peak resident set.",
+        "",
+        f"Fast mode at native size (working resolution {settings['work']} px), whole `stylize()` call; fast vs exact "
+        f"compared with each photo scaled to {settings['compare_side']} px and fast mode at {settings['compare_work']} "
+        "px (the same upsampling ratio as at native size):",
+        "",
+        *_table(
+            rows,
+            {
+                "photo": "photo",
+                "size": "size",
+                "megapixels": "MP",
+                "fast_seconds": "fast s",
+                "fast_peak_rss_mb": "fast peak RSS MB",
+                "ssim": f"SSIM fast vs exact ({settings['compare_side']} px)",
+                "psnr_db": "PSNR dB",
+            },
+        ),
+        "",
+    ]
+    native = [row for row in rows if "exact_seconds" in row]
+    if native:
+        lines += [
+            "Exact mode at native size (tiles of 1024 px with halos, whole-image statistics in passes):",
+            "",
+            *_table(
+                native,
+                {
+                    "photo": "photo",
+                    "megapixels": "MP",
+                    "exact_seconds": "exact s",
+                    "exact_peak_rss_mb": "exact peak RSS MB",
+                    "native_ssim": "SSIM fast vs exact (native)",
+                    "native_psnr_db": "PSNR dB",
+                },
+            ),
+            "",
+        ]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     many.add_argument("--compare-side", type=int, default=1280)
     many.add_argument("--compare-work", type=int, default=320)
     many.add_argument("--threads", type=int, default=2)
-    many.add_argument("--out", type=Path, required=True, help="JSON file of the results")
+    many.add_argument("--out", type=Path, required=True, help="JSON file of the results (and a .md beside it)")
+    many.add_argument("--machine", default="this machine", help="what ran it, for the report")
     args = parser.parse_args(argv)
     if args.command == "one":
         print(

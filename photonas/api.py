@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from photonas.device import autocast, choose_device, resolve_precision
-from photonas.highres import check_mode, stylize_highres
+from photonas.highres import DEFAULT_MAX_SIDE, check_mode, resize_labels, resize_long_side, stylize_highres
 from photonas.io import ImageSource, image_to_tensor, load_image, tensor_to_image
 from photonas.masks import load_label_map
 from photonas.model import WEIGHTS_NAME, StyleTransferModel, model_class
@@ -101,8 +101,14 @@ def _style_stats(
     style_mask: ImageSource | None,
     max_pixels: int | None,
     precision: str = "auto",
+    max_side: int = DEFAULT_MAX_SIDE,
 ) -> StyleStats:
-    """A style given as statistics, a preset file or an image, as statistics for ``net``."""
+    """A style given as statistics, a preset file or an image, as statistics for ``net``.
+
+    A style photo larger than ``max_side`` on its long side is summarised from a copy scaled
+    to it: its colour statistics barely change, while a 12 MP style encoded whole would need
+    several GB.
+    """
     if _is_preset_file(style):
         style = StyleStats.load(style)
     if isinstance(style, StyleStats):
@@ -112,8 +118,11 @@ def _style_stats(
     dev = _model_device(net)
     image = load_image(style, max_pixels=max_pixels, name="style image")
     labels = _labels(style_mask, image.size, "style label map", dev, max_pixels) if style_mask is not None else None
+    pixels = resize_long_side(image_to_tensor(image.flattened()).to(dev), max_side)
+    if labels is not None:
+        labels = resize_labels(labels, pixels.shape[-2:])
     with torch.inference_mode(), _precision_context(net, precision):
-        return net.style_stats(image_to_tensor(image.flattened()).to(dev), labels)
+        return net.style_stats(pixels, labels)
 
 
 def style_preset(
@@ -123,12 +132,15 @@ def style_preset(
     style_mask: ImageSource | None = None,
     device: str | torch.device | None = None,
     max_pixels: int | None = None,
+    max_side: int | None = None,
 ) -> StyleStats:
     """Summarise a style photo once for ``model``; save it with ``.save(path)`` and reuse it.
 
-    ``style_mask`` (a label map) adds per-region statistics for masked stylisation.
+    ``style_mask`` (a label map) adds per-region statistics for masked stylisation. A photo
+    longer than ``max_side`` (default 1024, as in :func:`stylize`) is summarised at that size.
     """
-    return _style_stats(load_model(model, device), style, style_mask, max_pixels)
+    side = check_mode("exact", max_side)
+    return _style_stats(load_model(model, device), style, style_mask, max_pixels, max_side=side)
 
 
 def stylize(
@@ -166,11 +178,13 @@ def stylize(
             float64 eigen-solves.
 
         mode: ``"exact"`` (default): the network runs at full resolution, in tiles with
-            whole-image statistics when the image is larger than ``max_side`` (same result as
-            one piece, memory bounded); ``"fast"``: the network runs at ``max_side`` and a
-            bilateral grid of local colour maps carries the change to full resolution.
-        max_side: longest side the network runs on at once (default 1024): the tile size
-            in exact mode, the working resolution in fast mode.
+            whole-image statistics when the image has more than ``max_side²`` pixels (same
+            result as one piece, memory bounded); ``"fast"``: the network runs at ``max_side``
+            and a bilateral grid of local colour maps carries the change to full resolution.
+        max_side: the network's size at once (default 1024): exact mode runs up to
+            ``max_side²`` pixels in one piece, larger images in tiles of this side; fast mode
+            runs the image scaled to this long side. A style photo longer than this is
+            summarised from a copy scaled to it.
 
     Raises:
         photonas.io.ImageError: an input is not a usable image or label map.
@@ -193,7 +207,7 @@ def stylize(
         and not (isinstance(style, StyleStats) or _is_preset_file(style))
     ):
         raise ValueError("masks need the style's regions too: masks=(content_label_map, style_label_map)")
-    stats = _style_stats(net, style, style_mask, max_pixels, precision)
+    stats = _style_stats(net, style, style_mask, max_pixels, precision, max_side)
     if content_labels is not None and stats.points and all(len(regions) == 1 for regions in stats.points.values()):
         raise ValueError(
             "the style statistics hold no regions (a preset made without a style label map, or regions "

@@ -29,6 +29,7 @@ from photonas.device import choose_device
 from photonas.io import DEFAULT_MAX_PIXELS, IMAGE_FORMATS, MAX_PIXELS_ENV, save_image
 from photonas.model import StyleTransferModel
 from photonas.presets import DEFAULT_PRESET, PRESETS
+from photonas.video import DEFAULT_SMOOTHING, stylize_video
 
 #: Image files read in batch mode and written by both modes (case-insensitive).
 IMAGE_SUFFIXES: tuple[str, ...] = tuple(sorted(IMAGE_FORMATS))
@@ -60,7 +61,8 @@ _VIDEO_EXAMPLES = """\
 examples:
   photonas video in.mp4 style.jpg -o out.mp4
   photonas video in.mp4 dusk.safetensors -o out.mp4 --mode fast --max-side 640
-  photonas video in.mp4 style.jpg -o smoothed.mp4 --smoothing 0.5
+  photonas video in.mp4 style.jpg -o steadier.mp4 --smoothing 0.8
+  photonas video in.mp4 style.jpg -o per_frame.mp4 --per-frame
 """
 
 _PRESET_EXAMPLES = """\
@@ -156,14 +158,13 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_resolution_options(parser: argparse.ArgumentParser, video: bool = False) -> None:
-    exact = "the network sees each whole frame" if video else "full resolution, in tiles of --max-side when larger"
+def _add_resolution_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
         choices=("exact", "fast"),
         default="exact",
-        help=f"exact: {exact}; fast: the network runs at --max-side and a guided colour map "
-        "restores full resolution (default: exact)",
+        help="exact: full resolution, in tiles above --max-side² pixels; fast: the network runs at --max-side "
+        "and a guided colour map restores full resolution (default: exact)",
     )
     parser.add_argument(
         "--max-side",
@@ -242,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
         "video",
         help="stylise a video without flicker (needs PyAV: pip install 'photonas[video]')",
         description="Give every frame of VIDEO the style of STYLE and write OUT with the same size,\n"
-        "frame rate and audio. Content statistics are smoothed across frames against flicker.",
+        "frame rate and audio. Against flicker, every frame is the input frame under smooth local\n"
+        "colour maps fitted to the network's result and carried from frame to frame.",
         epilog=_VIDEO_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -258,9 +260,21 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument(
         "--smoothing",
         type=_smoothing,
+        default=DEFAULT_SMOOTHING,
+        metavar="S",
+        help=f"share of the previous frame's colour maps kept, in [0, 1) (default: {DEFAULT_SMOOTHING})",
+    )
+    video.add_argument(
+        "--stats-smoothing",
+        type=_smoothing,
         default=0.0,
         metavar="S",
-        help="share of content statistics carried from frame to frame, in [0, 1); 0 = per frame (default: 0)",
+        help="share of the transfers' content statistics carried over, in [0, 1) (default: 0, off)",
+    )
+    video.add_argument(
+        "--per-frame",
+        action="store_true",
+        help="stylise every frame on its own, as 'photonas stylize' would (flickers; for comparison)",
     )
     video.add_argument(
         "--crf",
@@ -269,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="Q",
         help="H.264 quality 0-51, lower is better (default: 18)",
     )
-    _add_resolution_options(video, video=True)
+    _add_resolution_options(video)
     video.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: CUDA, then MPS, then CPU)")
     video.set_defaults(handler=_video_command)
     return parser
@@ -445,22 +459,23 @@ def _video_command(args: argparse.Namespace) -> int:
     _require_file(args.style, "style preset" if _is_preset(args.style) else "style image")
     if args.output.suffix.lower() not in VIDEO_SUFFIXES:
         raise UsageError(f"cannot write '{args.output}': use one of {', '.join(VIDEO_SUFFIXES)}")
+    model = _load(args)
     try:
-        from photonas.video import stylize_video
+        info = stylize_video(
+            args.video,
+            args.style,
+            args.output,
+            model,
+            alpha=args.alpha,
+            mode=args.mode,
+            max_side=args.max_side,
+            stable=not args.per_frame,
+            smoothing=args.smoothing,
+            stats_smoothing=args.stats_smoothing,
+            crf=args.crf,
+        )
     except ModuleNotFoundError as err:  # PyAV missing: an install problem, reported in one line
         raise OSError(str(err)) from None
-    model = _load(args)
-    info = stylize_video(
-        args.video,
-        args.style,
-        args.output,
-        model,
-        alpha=args.alpha,
-        mode=args.mode,
-        max_side=args.max_side,
-        smoothing=args.smoothing,
-        crf=args.crf,
-    )
     print(
         f"wrote {info.path}: {info.frames} frames, {info.width}x{info.height} at {float(info.fps):g} fps"
         + (", audio copied" if info.audio else "")

@@ -5,8 +5,10 @@ from PIL import Image
 
 import photonas
 from photonas.api import load_model
+from photonas.highres import resize_long_side
 from photonas.io import ImageError, image_to_tensor, tensor_to_image
 from photonas.presets import PRESETS
+from photonas.transforms import GLOBAL
 
 BLUE, GREEN = (0, 0, 255), (0, 255, 0)
 
@@ -86,6 +88,21 @@ def test_style_preset_file_and_object(model, tmp_path):
     masked_preset = photonas.style_preset(style, model=model, style_mask=_halves(40, 40))
     out = photonas.stylize(content, masked_preset, model=model, masks=(_halves(40, 40), None))
     assert out.size == (40, 40)
+
+
+def test_a_large_style_is_summarised_at_max_side(model):
+    """A style longer than max_side gives the statistics of its copy scaled to max_side (labels too)."""
+    style = _photo(96, 160, seed=2)
+    small = resize_long_side(image_to_tensor(style), 64)
+    with torch.inference_mode():
+        expected = model.style_stats(small)
+    got = photonas.style_preset(style, model=model, max_side=64)
+    for point, regions in expected.points.items():
+        torch.testing.assert_close(got.points[point][GLOBAL].color, regions[GLOBAL].color)
+    masked = photonas.style_preset(style, model=model, max_side=64, style_mask=_halves(96, 160))
+    assert len(masked.points[next(iter(masked.points))]) == 3  # whole image and both halves
+    content = _photo(40, 48)
+    assert photonas.stylize(content, style, model=model, max_side=64).size == (48, 40)
 
 
 def test_bad_inputs_are_clear(model, tmp_path):

@@ -11,7 +11,7 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 import photonas
-from photonas import PhotoNAS, StyleTransferModel
+from photonas import PhotoNAS, StyleTransferModel, highres
 from photonas.cli import main
 from photonas.highres import check_mode, stylize_highres
 from photonas.highres.guided import apply_colour_grid, fit_colour_grid, resize_long_side
@@ -75,6 +75,18 @@ def test_tiled_equals_untiled(untrained: StyleTransferModel) -> None:
         tiled = stylize_tiled(untrained, content, style, tile=384, halo=128)
         assert len(plan_tiles(256, 384, 384, 128)) > 1
         torch.testing.assert_close(tiled, whole, atol=1e-4, rtol=0)
+
+
+def test_exact_mode_tiles_by_pixel_count(untrained: StyleTransferModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long, thin image within max_side² pixels runs in one piece; one past it goes to the tiler."""
+    style = untrained.style_stats(_tensor(gradient_photo((64, 48), seed=5)))
+    tiled = []
+    monkeypatch.setattr(highres, "stylize_tiled", lambda *args, **kwargs: tiled.append(args[1].shape) or args[1])
+    with torch.inference_mode():
+        stylize_highres(untrained, torch.rand(1, 3, 32, 112), style, max_side=64)  # 3584 ≤ 4096 pixels
+        assert tiled == []
+        stylize_highres(untrained, torch.rand(1, 3, 48, 112), style, max_side=64)  # 5376 > 4096
+        assert tiled == [(1, 3, 48, 112)]
 
 
 def test_colour_grid_reproduces_an_affine_change() -> None:

@@ -1,4 +1,4 @@
-"""Video: streamed round trip with audio, temporal smoothing, the flicker metric, bad inputs."""
+"""Video: streamed round trip with audio, the stable path and its flicker, the flicker metric, bad inputs."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
+from torch import Tensor
 
 from bench.temporal import camera_clip, input_flows, warping_error
 from photonas import StyleTransferModel
+from photonas.api import load_model
 from photonas.cli import main
-from photonas.video import StableStylizer, stylize_video
+from photonas.highres.guided import apply_colour_grid, fit_colour_grid
+from photonas.style import StyleStats
+from photonas.video import SmoothedStatistics, StableStylizer, stylize_video
 from tests.helpers import gradient_photo
 
 av = pytest.importorskip("av", reason="PyAV is not installed: pip install 'photonas[video]'")
@@ -88,23 +93,73 @@ def test_fast_mode_video_keeps_size(tmp_path: Path, untrained: StyleTransferMode
     assert probe(tmp_path / "out.mkv")[:2] == (2, (96, 64))
 
 
-def test_no_smoothing_is_per_frame_stylisation(untrained: StyleTransferModel) -> None:
-    style = untrained.style_stats(torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0)))
-    stylizer = StableStylizer(untrained, style, smoothing=0.0)
-    frames = torch.rand(2, 1, 3, 40, 56, generator=torch.Generator().manual_seed(1))
+def _frames(count: int, seed: int = 1) -> Tensor:
+    """``count`` smooth random ``(1, 3, 40, 56)`` images: colour blobs and some grain."""
+    gen = torch.Generator().manual_seed(seed)
+    blobs = F.interpolate(torch.rand(count, 3, 5, 7, generator=gen), size=(40, 56), mode="bicubic")
+    return (blobs + 0.05 * torch.rand(count, 3, 40, 56, generator=gen)).clamp(0, 1)[:, None]
+
+
+@pytest.fixture(scope="module")
+def style(untrained: StyleTransferModel) -> StyleStats:
+    return untrained.style_stats(torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0)))
+
+
+def test_unstable_path_is_per_frame_stylisation(untrained: StyleTransferModel, style: StyleStats) -> None:
+    stylizer = StableStylizer(untrained, style, stable=False)
     with torch.inference_mode():
-        for frame in frames:
+        for frame in _frames(2):
             torch.testing.assert_close(stylizer(frame), untrained.stylize(frame, style), atol=2e-4, rtol=0)
 
 
-def test_smoothing_changes_later_frames_only(untrained: StyleTransferModel) -> None:
-    """The first frame has no history; later ones blend it in, so they differ from per-frame results."""
-    style = untrained.style_stats(torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0)))
-    frames = torch.rand(2, 1, 3, 40, 56, generator=torch.Generator().manual_seed(1))
-    smooth, plain = StableStylizer(untrained, style, smoothing=0.5), StableStylizer(untrained, style, smoothing=0.0)
+def test_stable_path_is_a_colour_map_of_each_frame(untrained: StyleTransferModel, style: StyleStats) -> None:
+    """The first frame is the per-frame result refitted as colour maps of the frame; the next blends in its maps."""
+    frames = _frames(1)
+    frames = torch.stack([frames[0], frames[0].roll(2, dims=-1)])  # the camera moves: same shot
     with torch.inference_mode():
+        first = untrained.stylize(frames[0], style).float()
+        expected = apply_colour_grid(fit_colour_grid(frames[0], first), frames[0])
+        smooth, alone = StableStylizer(untrained, style), StableStylizer(untrained, style, smoothing=0.0)
+        torch.testing.assert_close(smooth(frames[0]), expected)
+        torch.testing.assert_close(alone(frames[0]), expected)
+        assert (smooth(frames[1]) - alone(frames[1])).abs().max() > 1e-3
+
+
+def test_a_cut_drops_the_carried_maps(untrained: StyleTransferModel, style: StyleStats) -> None:
+    frames = _frames(1)
+    other = 1 - frames[0]  # a different shot: every thumbnail pixel changes
+    with torch.inference_mode():
+        carried = StableStylizer(untrained, style)
+        carried(frames[0])
+        torch.testing.assert_close(carried(other), StableStylizer(untrained, style)(other))
+
+
+def test_statistics_smoothing_changes_later_frames_only(untrained: StyleTransferModel, style: StyleStats) -> None:
+    frames = _frames(2)
+    smooth, plain = (
+        SmoothedStatistics(untrained, style, smoothing=0.5),
+        SmoothedStatistics(untrained, style, smoothing=0),
+    )
+    with torch.inference_mode():
+        torch.testing.assert_close(plain(frames[0]), untrained.stylize(frames[0], style).float(), atol=2e-4, rtol=0)
         torch.testing.assert_close(smooth(frames[0]), plain(frames[0]))
         assert (smooth(frames[1]) - plain(frames[1])).abs().max() > 1e-3
+
+
+def test_stable_path_flickers_less_than_per_frame_on_a_pan() -> None:
+    """The shipped PhotoNAS on a camera pan over a bundled photo: warping error well below per-frame stylisation."""
+    model = load_model("photonas", "cpu")
+    photo = np.asarray(Image.open(EXAMPLE).convert("RGB"), np.float32) / 255
+    clip = camera_clip(photo, (96, 144), 5, pan=3.0)
+    style = model.style_stats(torch.from_numpy(photo).permute(2, 0, 1)[None].flip(1))  # channel-swapped colours
+    flows = input_flows(clip)
+    errors = {}
+    with torch.inference_mode():
+        for stable in (False, True):
+            stylizer = StableStylizer(model, style, stable=stable)
+            out = [stylizer(torch.from_numpy(f).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy() for f in clip]
+            errors[stable] = warping_error(clip, out, flows)
+    assert errors[True] < 0.5 * errors[False], errors
 
 
 def test_warping_error_sees_flicker() -> None:
@@ -126,6 +181,8 @@ def test_bad_inputs_give_clear_errors(tmp_path: Path, untrained: StyleTransferMo
     clip = make_clip(tmp_path / "in.mp4", frames=1, audio=False)
     with pytest.raises(ValueError, match="smoothing"):
         stylize_video(clip, style, tmp_path / "out.mp4", untrained, smoothing=1.0)
+    with pytest.raises(ValueError, match="stats_smoothing"):
+        stylize_video(clip, style, tmp_path / "out.mp4", untrained, stats_smoothing=-0.1)
     with pytest.raises(ValueError, match="mode"):
         stylize_video(clip, style, tmp_path / "out.mp4", untrained, mode="slow")
     with pytest.raises(ValueError, match="overwrite"):
@@ -137,6 +194,8 @@ def test_cli_video(tmp_path: Path, model_dir: Path, write_image, capsys: pytest.
     style = write_image(gradient_photo((40, 40), seed=2), "style.png")
     assert main(["video", str(clip), str(style), "-o", str(tmp_path / "out.mp4"), "--model", str(model_dir)]) == 0
     assert "2 frames, 64x48 at 12 fps, audio copied" in capsys.readouterr().out
+    per_frame = ["video", str(clip), str(style), "-o", str(tmp_path / "per_frame.mkv"), "--per-frame"]
+    assert main([*per_frame, "--model", str(model_dir), "--stats-smoothing", "0.3"]) == 0
     assert main(["video", str(tmp_path / "nope.mp4"), str(style), "-o", str(tmp_path / "o.mp4")]) == 1
     assert main(["video", str(clip), str(style), "-o", str(tmp_path / "out.gif")]) == 2
     assert main(["video", str(clip), str(style), "-o", str(tmp_path / "o.mp4"), "--smoothing", "1"]) == 2

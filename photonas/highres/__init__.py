@@ -1,7 +1,7 @@
 """High-resolution stylisation: exact (tiled, equal to one-piece) and fast (guided colour mapping).
 
-- ``"exact"``: the network runs at full resolution; images larger than ``max_side`` are cut
-  into tiles with halos and whole-image statistics gathered in passes
+- ``"exact"``: the network runs at full resolution; images of more than ``max_side²`` pixels
+  (memory grows with pixels, not with the long side) are cut into tiles with halos and whole-image statistics gathered in passes
   (:mod:`photonas.highres.tiled`), so the result equals the one-piece result.
 - ``"fast"``: the network runs on a copy scaled to ``max_side`` on its long side; the colour
   change is carried to full resolution by a bilateral grid of affine colour maps sliced by
@@ -10,10 +10,9 @@
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor
 
-from photonas.highres.guided import apply_colour_grid, fit_colour_grid, resize_long_side
+from photonas.highres.guided import apply_colour_grid, fit_colour_grid, resize_labels, resize_long_side
 from photonas.highres.tiled import plan_tiles, stylize_tiled
 from photonas.model import StyleTransferModel
 from photonas.padding import MIN_SIDE
@@ -61,11 +60,12 @@ def stylize_highres(
         content: the image in [0, 1].
         style: statistics from :meth:`StyleTransferModel.style_stats`.
         mode: ``"exact"`` or ``"fast"`` (see the module docstring).
-        max_side: longest side the network runs on at once (default 1024): the tile size in
-            exact mode, the working resolution in fast mode.
+        max_side: the network's size at once (default 1024): exact mode runs images of up
+            to ``max_side²`` pixels in one piece and larger ones in tiles of this side; fast
+            mode runs the image scaled to this long side.
         alpha: style strength in [0, 1].
         method: ``"wct"`` or ``"adain"``.
-        content_labels: ``(1, H, W)`` region labels (exact mode only when the image fits one tile).
+        content_labels: ``(1, H, W)`` region labels (exact mode only when the image runs in one piece).
         config: regularisation of the whitening.
     """
     max_side = check_mode(mode, max_side)
@@ -73,21 +73,17 @@ def stylize_highres(
     h, w = content.shape[-2:]
     if mode == "fast":
         small = resize_long_side(content, max_side)
-        labels = content_labels
-        if labels is not None and small.shape[-2:] != content.shape[-2:]:
-            labels = F.interpolate(labels[:, None].float(), size=small.shape[-2:], mode="nearest")[:, 0].to(
-                labels.dtype
-            )
+        labels = None if content_labels is None else resize_labels(content_labels, small.shape[-2:])
         styled = model.stylize(small, style, content_labels=labels, **kwargs).float()
         if small.shape[-2:] == content.shape[-2:]:
             return styled
         return apply_colour_grid(fit_colour_grid(small.float(), styled), content)
-    fits = max(-(-h // 16) * 16, MIN_SIDE) <= max_side and max(-(-w // 16) * 16, MIN_SIDE) <= max_side
-    if fits:
+    if max(-(-h // 16) * 16, MIN_SIDE) * max(-(-w // 16) * 16, MIN_SIDE) <= max_side**2:  # one piece fits
         return model.stylize(content, style, content_labels=content_labels, **kwargs).float()
     if content_labels is not None:
         raise ValueError(
-            f"region masks are not supported when exact mode tiles the image ({w}x{h} > max_side {max_side}): "
+            f"region masks are not supported when exact mode tiles the image ({w}x{h} is more than "
+            f"max_side² = {max_side}x{max_side} pixels): "
             "use mode='fast' or a larger max_side"
         )
     return stylize_tiled(model, content, style, tile=max_side, **kwargs)
@@ -100,6 +96,8 @@ __all__ = [
     "check_mode",
     "fit_colour_grid",
     "plan_tiles",
+    "resize_labels",
+    "resize_long_side",
     "stylize_highres",
     "stylize_tiled",
 ]
