@@ -68,27 +68,33 @@ def _conv(c_in: int, c_out: int, kernel: int = 3, relu: bool = True) -> ReflectC
     return ReflectConv2d(c_in, c_out, kernel, relu=relu)
 
 
-def instance_norm(x: Tensor, eps: float = 1e-5) -> Tensor:
+#: ``(B, C, H, W)`` feature → the per-channel ``(mean, var)`` an instance norm of it uses, each
+#: float32 ``(B, C)``. Default: the feature's own (:func:`channel_moments`); tiled and video
+#: stylisation pass statistics of the whole image or of several frames instead.
+NormStats = Callable[[Tensor], tuple[Tensor, Tensor]]
+
+
+def instance_norm(x: Tensor, eps: float = 1e-5, stats: NormStats | None = None) -> Tensor:
     """Per-sample, per-channel normalisation with no learned affine (the IN of INSL and BFA).
 
     At inference the result keeps ``x``'s dtype and memory layout (``F.instance_norm`` returns
     channels-first, which forces a reorder before the next channels-last conv).
     """
-    if torch.is_grad_enabled() and x.requires_grad:
+    if stats is None and torch.is_grad_enabled() and x.requires_grad:
         return F.instance_norm(x, eps=eps)
-    mean, var = channel_moments(x)
+    mean, var = (stats or channel_moments)(x)
     scale = torch.rsqrt(var + eps)
     return torch.addcmul((-mean * scale)[..., None, None].to(x.dtype), x, scale[..., None, None].to(x.dtype))
 
 
-def pooled_instance_norm(x: Tensor, factor: int, eps: float = 1e-5) -> Tensor:
+def pooled_instance_norm(x: Tensor, factor: int, eps: float = 1e-5, stats: NormStats | None = None) -> Tensor:
     """``max_pool2d(instance_norm(x), factor)``, computed as pool first, normalise second.
 
     Exact, since instance norm is an increasing affine map per channel and max-pooling commutes
     with those; the statistics still come from the full-resolution ``x``, but no normalised
     full-resolution copy is written (BFA pools relu1_1 … relu4_1 down to the /16 grid).
     """
-    mean, var = channel_moments(x)
+    mean, var = (stats or channel_moments)(x)
     scale = torch.rsqrt(var + eps)[..., None, None]
     pooled = F.max_pool2d(x, factor)
     return ((pooled.float() - mean[..., None, None]) * scale).to(x.dtype)
@@ -130,14 +136,17 @@ class Bottleneck(nn.Module):
         width = LEVEL_CHANNELS["relu5_1"] + sum(LEVEL_CHANNELS[level] for level in self.sources)
         self.bfa = nn.Conv2d(width, LEVEL_CHANNELS["relu5_1"], 1) if self.sources else None
 
-    def forward(self, feats: Features, transfer: Transfer) -> Tensor:
+    def forward(self, feats: Features, transfer: Transfer, norm_stats: NormStats | None = None) -> Tensor:
         """relu5_1 ``(B, 512, H/16, W/16)`` plus pooled shallower levels → ``(B, 512, H/16, W/16)``."""
         x = feats["relu5_1"]
         if self.parts.transfer:
             x = transfer("d0.transfer", x)
         if self.bfa is None:
             return x
-        pooled = [pooled_instance_norm(feats[level], LEVEL_STRIDE["relu5_1"] // LEVEL_STRIDE[level]) for level in self.sources]
+        pooled = [
+            pooled_instance_norm(feats[level], LEVEL_STRIDE["relu5_1"] // LEVEL_STRIDE[level], stats=norm_stats)
+            for level in self.sources
+        ]
         return self.bfa(torch.cat([x, *pooled], dim=1)).relu_()
 
 
@@ -167,7 +176,7 @@ class Stage(nn.Module):
             points.append(f"{name}.skip_transfer")
         return tuple(points)
 
-    def forward(self, x: Tensor, feats: Features, transfer: Transfer) -> Tensor:
+    def forward(self, x: Tensor, feats: Features, transfer: Transfer, norm_stats: NormStats | None = None) -> Tensor:
         """``(B, width, h, w)`` → ``(B, out, 2h, 2w)`` (``(B, 3, h, w)`` at d5)."""
         name = self.scale.name
         if self.parts.transfer:
@@ -177,7 +186,7 @@ class Stage(nn.Module):
             if self.parts.skip_transfer:
                 skip = transfer(f"{name}.skip_transfer", skip)
             if self.parts.skip_norm:
-                skip = instance_norm(skip)
+                skip = instance_norm(skip, stats=norm_stats)
         for layer in (self.fuse, self.conv, self.reduce):
             if layer is None:
                 continue
@@ -196,9 +205,7 @@ class Decoder(nn.Module):
         super().__init__()
         self.code = ArchCode.parse(code)
         self.bottleneck = Bottleneck(self.code.stage("d0"))
-        self.stages = nn.ModuleDict(
-            {s.name: Stage(s, self.code.stage(s.name), last=s is SCALES[-1]) for s in SCALES}
-        )
+        self.stages = nn.ModuleDict({s.name: Stage(s, self.code.stage(s.name), last=s is SCALES[-1]) for s in SCALES})
 
     @property
     def transfer_points(self) -> tuple[str, ...]:
@@ -216,10 +223,14 @@ class Decoder(nn.Module):
             return next(s.skip for s in SCALES if s.name == stage)
         return None
 
-    def forward(self, feats: Features, transfer: Transfer | None = None) -> Tensor:
-        """Encoder features (relu1_1 … relu5_1 of a ``(B, 3, H, W)`` image) → ``(B, 3, H, W)``."""
+    def forward(self, feats: Features, transfer: Transfer | None = None, norm_stats: NormStats | None = None) -> Tensor:
+        """Encoder features (relu1_1 … relu5_1 of a ``(B, 3, H, W)`` image) → ``(B, 3, H, W)``.
+
+        ``transfer`` is called at each transfer position; ``norm_stats``, if given, supplies the
+        statistics of every instance norm (see :data:`NormStats`).
+        """
         transfer = transfer or _identity
-        x = self.bottleneck(feats, transfer)
+        x = self.bottleneck(feats, transfer, norm_stats)
         for stage in self.stages.values():
-            x = stage(x, feats, transfer)
+            x = stage(x, feats, transfer, norm_stats)
         return x

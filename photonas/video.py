@@ -38,7 +38,7 @@ from tqdm import tqdm
 from photonas.api import ModelSource, StyleSource, load_model, style_preset
 from photonas.highres import check_mode, stylize_highres
 from photonas.highres.guided import ColourGrid, apply_colour_grid, fit_colour_grid, resize_long_side
-from photonas.highres.stats import Moments, NormTable, given_norms, transfer_map
+from photonas.highres.stats import Moments, NormTable, transfer_map
 from photonas.model import StyleTransferModel
 from photonas.padding import crop, pad_to_grid
 from photonas.style import StyleStats
@@ -120,8 +120,7 @@ class SmoothedStatistics:
             norms.add(y, mapping.moments_of_output(stats))
             return y
 
-        with given_norms(norms):
-            return crop(self.model.decode(feats, transfer), box).float()
+        return crop(self.model.decode(feats, transfer, norm_stats=norms), box).float()
 
 
 def _thumbnail(frame: Tensor) -> Tensor:

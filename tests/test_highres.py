@@ -15,7 +15,7 @@ from photonas import PhotoNAS, StyleTransferModel, highres
 from photonas.cli import main
 from photonas.highres import check_mode, stylize_highres
 from photonas.highres.guided import apply_colour_grid, fit_colour_grid, resize_long_side
-from photonas.highres.stats import Moments, given_norms
+from photonas.highres.stats import Moments, NormTable
 from photonas.highres.tiled import plan_tiles, stylize_tiled
 from tests.helpers import gradient_photo
 
@@ -57,13 +57,16 @@ def test_moments_merge_like_one_piece() -> None:
     torch.testing.assert_close(merged.cov, whole.cov, rtol=1e-5, atol=1e-5)
 
 
-def test_given_norms_restore_the_decoder() -> None:
-    from photonas import decoder
-
-    before = decoder.instance_norm
-    with given_norms(lambda x: None):
-        assert decoder.instance_norm is not before
-    assert decoder.instance_norm is before
+def test_norm_table_gives_known_features_their_statistics_and_refuses_others() -> None:
+    feat, other = torch.rand(1, 4, 6, 5), torch.rand(1, 4, 6, 5)
+    whole = torch.rand(1, 4, 12, 5)
+    table = NormTable()
+    table.add(feat, Moments.of(whole))
+    mean, var = table(feat)
+    torch.testing.assert_close(mean, whole.mean(dim=(2, 3)))
+    torch.testing.assert_close(var, whole.var(dim=(2, 3), correction=0))
+    with pytest.raises(RuntimeError, match="statistics are unknown"):
+        table(other)
 
 
 def test_tiled_equals_untiled(untrained: StyleTransferModel) -> None:

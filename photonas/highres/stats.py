@@ -5,21 +5,16 @@ every WCT/AdaIN transfer, and the instance norms of BFA and the INSL skips. Tile
 high-resolution mode) and video frames (temporal smoothing) need those statistics to come
 from somewhere other than the tensor at hand: accumulated over all tiles, or smoothed over
 frames. This module holds the running moments, turns them into the affine map each transfer
-is, and lets the decoder's instance norms use given statistics (:func:`given_norms`).
+is, and hands the decoder's instance norms their statistics (:class:`NormTable`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from photonas import decoder as decoder_module
 from photonas.style import StyleStats
 from photonas.transforms import GLOBAL, WCTConfig, moments
 
@@ -125,93 +120,26 @@ def transfer_map(
     return Affine(alpha * matrix + (1 - alpha) * eye, alpha * bias)
 
 
-# ---- instance norms with given statistics ---------------------------------------------------
-
-#: ``lookup(x)`` → ``(mean, var)`` ``(C,)`` tensors for a feature the decoder normalises, or None.
-NormLookup = Callable[[Tensor], "tuple[Tensor, Tensor] | None"]
-
-_local = threading.local()
-_patch_lock = threading.Lock()
-_patch_users = 0
-_originals: dict[str, Callable] = {}
-
-
-def _lookup(x: Tensor) -> tuple[Tensor, Tensor] | None:
-    find = getattr(_local, "lookup", None)
-    if find is None:
-        return None
-    found = find(x)
-    if found is None:
-        raise RuntimeError(
-            "the decoder normalised a feature whose whole-image statistics are unknown: "
-            "photonas.highres needs the decoder's instance norms to act on encoder features or transfer outputs"
-        )
-    return found
-
-
-def _normalise(x: Tensor, mean: Tensor, var: Tensor, eps: float) -> Tensor:
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        scale = torch.rsqrt(var.to(x.device, torch.float32) + eps)[None, :, None, None]
-        shift = mean.to(x.device, torch.float32)[None, :, None, None]
-        return ((x.float() - shift) * scale).to(x.dtype)
-
-
-def _instance_norm(x: Tensor, eps: float = 1e-5) -> Tensor:
-    found = _lookup(x)
-    return _originals["instance_norm"](x, eps) if found is None else _normalise(x, *found, eps)
-
-
-def _pooled_instance_norm(x: Tensor, factor: int, eps: float = 1e-5) -> Tensor:
-    found = _lookup(x)
-    if found is None:
-        return _originals["pooled_instance_norm"](x, factor, eps)
-    return _normalise(F.max_pool2d(x, factor), *found, eps)
-
-
-_REPLACEMENTS = {"instance_norm": _instance_norm, "pooled_instance_norm": _pooled_instance_norm}
-
-
-@contextlib.contextmanager
-def given_norms(lookup: NormLookup) -> Iterator[None]:
-    """Inside this block the decoder's instance norms (this thread's) use ``lookup``'s statistics.
-
-    The decoder offers no hook for its instance norms, so their module-level functions are
-    swapped for ones that ask ``lookup`` first; other threads see no change (their lookup is
-    unset and the original runs). A feature ``lookup`` does not know raises, rather than being
-    normalised by the statistics of one tile or frame.
-    """
-    global _patch_users
-    with _patch_lock:
-        if _patch_users == 0:
-            for name, replacement in _REPLACEMENTS.items():
-                if hasattr(decoder_module, name):
-                    _originals[name] = getattr(decoder_module, name)
-                    setattr(decoder_module, name, replacement)
-        _patch_users += 1
-    previous = getattr(_local, "lookup", None)
-    _local.lookup = lookup
-    try:
-        yield
-    finally:
-        _local.lookup = previous
-        with _patch_lock:
-            _patch_users -= 1
-            if _patch_users == 0:
-                for name, original in _originals.items():
-                    setattr(decoder_module, name, original)
-                _originals.clear()
-
-
 class NormTable:
-    """Whole-image instance-norm statistics of the tensors one decoder call will normalise, by identity."""
+    """Whole-image instance-norm statistics of the tensors one decoder call will normalise, by identity.
+
+    Passed as the decoder's ``norm_stats`` (:data:`photonas.decoder.NormStats`). A feature it
+    does not know raises, rather than being normalised by the statistics of one tile or frame.
+    """
 
     def __init__(self) -> None:
-        self._entries: dict[int, tuple[Tensor, Tensor, Tensor]] = {}
+        self._entries: dict[int, tuple[Tensor, Moments]] = {}
 
     def add(self, x: Tensor, m: Moments) -> None:
         """Normalise ``x`` (this very tensor) with the mean and variance of ``m``."""
-        self._entries[id(x)] = (x, m.mean, m.var)
+        self._entries[id(x)] = (x, m)
 
-    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor] | None:
+    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
         entry = self._entries.get(id(x))
-        return None if entry is None or entry[0] is not x else (entry[1], entry[2])
+        if entry is None or entry[0] is not x:
+            raise RuntimeError(
+                "the decoder normalised a feature whose whole-image statistics are unknown: photonas.highres "
+                "needs the decoder's instance norms to act on encoder features or transfer outputs"
+            )
+        m = entry[1]
+        return m.mean.to(x.device, torch.float32)[None], m.var.to(x.device, torch.float32)[None]

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from photonas.arch import PHOTONAS
-from photonas.highres.stats import Affine, Moments, NormTable, accumulate, given_norms, transfer_map
+from photonas.highres.stats import Affine, Moments, NormTable, accumulate, transfer_map
 from photonas.model import StyleTransferModel
 from photonas.padding import MULTIPLE, crop, pad_to_grid
 from photonas.style import StyleStats
@@ -185,8 +185,7 @@ def stylize_tiled(
                 return y
 
             try:
-                with given_norms(norms):
-                    result = model.decode(feats, transfer)
+                result = model.decode(feats, transfer, norm_stats=norms)
             except _Pause:
                 continue
             top, left, h, w = piece.core
