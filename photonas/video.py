@@ -135,8 +135,8 @@ class StableStylizer:
         style: the style, summarised once for ``model``.
         alpha: style strength in [0, 1].
         method: ``"wct"`` or ``"adain"``.
-        mode: ``"exact"``: the network sees the whole frame (in tiles above ``max_side``);
-            ``"fast"``: the frame scaled to ``max_side``.
+        mode: ``"exact"``: the network sees the whole frame (in tiles above ``max_side²``
+            pixels); ``"fast"``: the frame scaled to ``max_side`` on its long side.
         max_side: tile size (exact) or working resolution (fast); the colour maps are fitted
             at most at this size as well.
         stable: False stylises every frame on its own, as :func:`photonas.stylize` would
@@ -276,8 +276,8 @@ def stylize_video(
         output: the video to write (``.mp4``, ``.mkv``, ``.mov``: H.264; audio copied as is).
         model: ``"photonas"`` (default), ``"photonet"``, a folder, a Hub repo id, or a model.
         alpha: style strength in [0, 1].
-        mode: ``"exact"``: the network sees each whole frame (in tiles above ``max_side``);
-            ``"fast"``: it sees the frame scaled to ``max_side`` (default 1024).
+        mode: ``"exact"``: the network sees each whole frame (in tiles above ``max_side²``
+            pixels); ``"fast"``: it sees the frame scaled to ``max_side`` (default 1024).
         max_side: tile size (exact) or working resolution (fast), see :func:`photonas.stylize`.
         stable: True (default): every frame is the input frame under smooth local colour maps
             fitted to the network's result and carried across frames (no flicker); False:

@@ -1,8 +1,9 @@
 """High-resolution stylisation: exact (tiled, equal to one-piece) and fast (guided colour mapping).
 
 - ``"exact"``: the network runs at full resolution; images of more than ``max_side²`` pixels
-  (memory grows with pixels, not with the long side) are cut into tiles with halos and whole-image statistics gathered in passes
-  (:mod:`photonas.highres.tiled`), so the result equals the one-piece result.
+  (memory grows with pixels, not with the long side) are cut into tiles with halos, and
+  whole-image statistics are gathered in passes (:mod:`photonas.highres.tiled`), so the
+  result equals the one-piece result.
 - ``"fast"``: the network runs on a copy scaled to ``max_side`` on its long side; the colour
   change is carried to full resolution by a bilateral grid of affine colour maps sliced by
   the full-resolution photo (:mod:`photonas.highres.guided`).
