@@ -80,6 +80,27 @@ def test_tiled_equals_untiled(untrained: StyleTransferModel) -> None:
         torch.testing.assert_close(tiled, whole, atol=1e-4, rtol=0)
 
 
+def test_tiled_with_regions_equals_untiled(untrained: StyleTransferModel) -> None:
+    """Region masks: each region's whole-image statistics, a label the style lacks and a region
+    too small for its own statistics falling back to the global transfer, as in one piece."""
+    content = _tensor(gradient_photo((370, 250), seed=4))
+    labels = torch.zeros(1, 250, 370, dtype=torch.long)
+    labels[:, :, 180:] = 1
+    labels[:, 200:, :] = 2  # not in the style
+    labels[:, 10:40, 10:40] = 3  # in the style, but only 30×30 px: under min_pixels at the deeper levels
+    style_image = _tensor(gradient_photo((64, 48), seed=5))
+    style_labels = torch.zeros(1, 48, 64, dtype=torch.long)
+    style_labels[:, :, 32:] = 1
+    style_labels[:, :24, :24] = 3
+    style = untrained.style_stats(style_image, style_labels, min_pixels=4)
+    with torch.inference_mode():
+        whole = untrained.stylize(content, style, content_labels=labels)
+        tiled = stylize_tiled(untrained, content, style, content_labels=labels, tile=384, halo=128)
+        plain = stylize_tiled(untrained, content, style, tile=384, halo=128)
+        torch.testing.assert_close(tiled, whole, atol=1e-4, rtol=0)
+        assert (tiled - plain).abs().max() > 1e-2  # the regions changed the result
+
+
 def test_exact_mode_tiles_by_pixel_count(untrained: StyleTransferModel, monkeypatch: pytest.MonkeyPatch) -> None:
     """A long, thin image within max_side² pixels runs in one piece; one past it goes to the tiler."""
     style = untrained.style_stats(_tensor(gradient_photo((64, 48), seed=5)))
@@ -129,17 +150,17 @@ def test_bad_mode_or_max_side(mode: str, max_side: object, message: str) -> None
 
 
 def test_api_modes(untrained: StyleTransferModel) -> None:
-    content, style = gradient_photo((200, 120), seed=6), gradient_photo((48, 48), seed=7)
+    content, style = gradient_photo((480, 320), seed=6), gradient_photo((48, 48), seed=7)
     fast = photonas.stylize(content, style, untrained, mode="fast", max_side=64)
-    assert fast.size == (200, 120)
+    assert fast.size == (480, 320)
     with pytest.raises(ValueError, match="mode must be one of"):
         photonas.stylize(content, style, untrained, mode="tiled")
-    labels = np.zeros((120, 200), np.int64)
-    labels[:, 100:] = 1
+    labels = np.zeros((320, 480), np.int64)
+    labels[:, 240:] = 1
     style_labels = np.zeros((48, 48), np.int64)
     style_labels[:, 24:] = 1
-    with pytest.raises(ValueError, match="region masks are not supported"):
-        photonas.stylize(content, style, untrained, masks=(labels, style_labels), mode="exact", max_side=64)
+    tiled = photonas.stylize(content, style, untrained, masks=(labels, style_labels), mode="exact", max_side=384)
+    assert tiled.size == (480, 320)  # 480×320 px > 384²: 12 tiles
 
 
 def test_cli_mode_options(tmp_path: Path, model_dir: Path, write_image, capsys: pytest.CaptureFixture[str]) -> None:

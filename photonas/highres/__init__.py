@@ -66,7 +66,7 @@ def stylize_highres(
             mode runs the image scaled to this long side.
         alpha: style strength in [0, 1].
         method: ``"wct"`` or ``"adain"``.
-        content_labels: ``(1, H, W)`` region labels (exact mode only when the image runs in one piece).
+        content_labels: ``(1, H, W)`` region labels (the style statistics must hold regions).
         config: regularisation of the whitening.
     """
     max_side = check_mode(mode, max_side)
@@ -81,13 +81,7 @@ def stylize_highres(
         return apply_colour_grid(fit_colour_grid(small.float(), styled), content)
     if max(-(-h // 16) * 16, MIN_SIDE) * max(-(-w // 16) * 16, MIN_SIDE) <= max_side**2:  # one piece fits
         return model.stylize(content, style, content_labels=content_labels, **kwargs).float()
-    if content_labels is not None:
-        raise ValueError(
-            f"region masks are not supported when exact mode tiles the image ({w}x{h} is more than "
-            f"max_side² = {max_side}x{max_side} pixels): "
-            "use mode='fast' or a larger max_side"
-        )
-    return stylize_tiled(model, content, style, tile=max_side, **kwargs)
+    return stylize_tiled(model, content, style, content_labels=content_labels, tile=max_side, **kwargs)
 
 
 __all__ = [

@@ -97,14 +97,21 @@ def _matrix_power(cov: Tensor, power: float, eps: float) -> Tensor:
 
 
 def transfer_map(
-    content: Moments, style: StyleStats, point: str, method: str, alpha: float, config: WCTConfig
+    content: Moments,
+    style: StyleStats,
+    point: str,
+    method: str,
+    alpha: float,
+    config: WCTConfig,
+    label: int = GLOBAL,
 ) -> Affine:
     """The affine map that :func:`photonas.transforms.region_transfer` applies, from given content moments.
 
     WCT: ``color_s @ whiten(Σ') @ (x − μ_c) + μ_s`` with the regularised ``Σ'`` of ``config``;
-    AdaIN: per-channel ``(x − μ_c) / (σ_c + 1e-5) · σ_s + μ_s``. Blended with the identity by ``alpha``.
+    AdaIN: per-channel ``(x − μ_c) / (σ_c + 1e-5) · σ_s + μ_s``. Blended with the identity by
+    ``alpha``. ``label`` picks the style region whose statistics are the target.
     """
-    target = style.points[point][GLOBAL]
+    target = style.points[point][label]
     s_mean = target.mean[0].double().cpu()
     if method == "wct":
         cov = content.cov
@@ -118,6 +125,73 @@ def transfer_map(
     bias = s_mean - matrix @ content.mean
     eye = torch.eye(matrix.shape[0], dtype=matrix.dtype)
     return Affine(alpha * matrix + (1 - alpha) * eye, alpha * bias)
+
+
+#: Moments of one feature map over the whole image (:data:`GLOBAL`) and over each region label.
+RegionMoments = dict[int, Moments]
+
+
+def accumulate_regions(total: RegionMoments | None, feat: Tensor, labels: Tensor | None) -> RegionMoments:
+    """``total`` with the pixels of ``(1, C, h, w)`` ``feat`` added, whole and per label of ``(1, h, w)`` labels."""
+    total = dict(total or {})
+    total[GLOBAL] = accumulate(total.get(GLOBAL), feat)
+    if labels is not None:
+        flat = feat.flatten(2)
+        for label in torch.unique(labels).tolist():
+            mask = (labels == label).flatten()
+            total[label] = accumulate(total.get(label), flat[:, :, mask][..., None])
+    return total
+
+
+@dataclass(frozen=True)
+class RegionAffine:
+    """One affine map per region: a label's pixels take its own map when it has one, else the global map."""
+
+    maps: dict[int, Affine]
+
+    def __call__(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Apply to ``(1, C, h, w)`` features with ``(1, h, w)`` labels at their resolution."""
+        y = self.maps[GLOBAL](x)
+        if labels is None or len(self.maps) == 1:
+            return y
+        flat_x, flat_y = x.flatten(2), y.flatten(2)
+        for label, mapping in self.maps.items():
+            mask = (labels == label).flatten()
+            if label != GLOBAL and mask.any():
+                flat_y[:, :, mask] = mapping(flat_x[:, :, mask][..., None])[..., 0]
+        return y
+
+    def moments_of_output(self, content: RegionMoments) -> Moments:
+        """Whole-image moments of the output, merged from each region's mapped moments."""
+        regions = [(label, m) for label, m in content.items() if label != GLOBAL]
+        if not regions:
+            return self.maps[GLOBAL].moments_of_output(content[GLOBAL])
+        parts = [self.maps.get(label, self.maps[GLOBAL]).moments_of_output(m) for label, m in regions]
+        total = parts[0]
+        for part in parts[1:]:
+            total = total.merge(part)
+        return total
+
+
+def region_transfer_map(
+    content: RegionMoments,
+    style: StyleStats,
+    point: str,
+    method: str,
+    alpha: float,
+    config: WCTConfig,
+    min_pixels: int = 64,
+) -> RegionAffine:
+    """The per-region maps :func:`photonas.transforms.region_transfer` applies, from given content moments.
+
+    A label gets its own map when the style has that region at ``point`` and the content has at
+    least ``min_pixels`` of it (whole image); every other pixel takes the global map.
+    """
+    maps = {GLOBAL: transfer_map(content[GLOBAL], style, point, method, alpha, config)}
+    for label, m in content.items():
+        if label != GLOBAL and label in style.points[point] and m.count >= min_pixels:
+            maps[label] = transfer_map(m, style, point, method, alpha, config, label)
+    return RegionAffine(maps)
 
 
 class NormTable:

@@ -7,8 +7,9 @@ piece. Tiling alone would change the result, because every WCT transfer whitens 
 content covariance of the *whole* image and BFA/INSL instance-normalise with whole-image
 statistics. So the work runs in passes:
 
-1. encode every tile; accumulate the moments of each encoder level over the tile cores;
-   every instance norm and every transfer on an encoder feature is now known;
+1. encode every tile; accumulate the moments of each encoder level over the tile cores (and
+   of each region, with label maps); every instance norm and every transfer on an encoder
+   feature is now known;
 2. for each in-decoder transfer position, in call order: decode every tile up to that
    position, accumulate its input moments, stop;
 3. decode every tile with every statistic known and write its core into the output.
@@ -26,11 +27,11 @@ import torch
 from torch import Tensor
 
 from photonas.arch import PHOTONAS
-from photonas.highres.stats import Affine, Moments, NormTable, accumulate, transfer_map
+from photonas.highres.stats import NormTable, RegionAffine, RegionMoments, accumulate_regions, region_transfer_map
 from photonas.model import StyleTransferModel
 from photonas.padding import MULTIPLE, crop, pad_to_grid
 from photonas.style import StyleStats
-from photonas.transforms import WCTConfig
+from photonas.transforms import GLOBAL, WCTConfig, downsample_labels
 
 #: Context each side of a tile core, in pixels: at least the receptive field's reach. VGG19 to
 #: relu5_1 reaches 85 px; PhotoNet's decoder adds 3×3 convs at every scale (16 px each at /16,
@@ -104,7 +105,7 @@ class _Gathering:
     """The in-decoder transfer position one pass measures, and its input moments so far."""
 
     point: str = ""
-    moments: Moments | None = None
+    moments: RegionMoments | None = None
 
 
 class _Pause(Exception):
@@ -124,6 +125,7 @@ def stylize_tiled(
     alpha: float = 1.0,
     method: str = "wct",
     config: WCTConfig = WCTConfig(),
+    content_labels: Tensor | None = None,
     tile: int = DEFAULT_TILE,
     halo: int | None = None,
 ) -> Tensor:
@@ -132,10 +134,12 @@ def stylize_tiled(
     Args:
         model: the network.
         content: one image in [0, 1], any size.
-        style: statistics from :meth:`StyleTransferModel.style_stats` (whole-image, no regions).
+        style: statistics from :meth:`StyleTransferModel.style_stats` (with regions for labels).
         alpha: style strength in [0, 1].
         method: ``"wct"`` or ``"adain"``.
         config: regularisation of the whitening.
+        content_labels: ``(1, H, W)`` region labels: each region takes the style's matching
+            region, with the region's statistics over the whole image.
         tile: longest side the network sees at once (core plus halos), pixels.
         halo: context each side of a core, pixels (a multiple of 16); default: the
             model's receptive field (:func:`default_halo`).
@@ -147,22 +151,32 @@ def stylize_tiled(
         raise ValueError(f"tiled stylisation takes one (1, 3, H, W) image, got {tuple(content.shape)}")
     model.check_style_stats(style)
     style = style.to(content.device)
+    kwargs = {"alpha": alpha, "method": method, "config": config}
     padded, box = pad_to_grid(content)
+    labels = pad_to_grid(content_labels)[0] if content_labels is not None else None
     tiles = plan_tiles(padded.shape[-2], padded.shape[-1], tile, default_halo(model) if halo is None else halo)
     if len(tiles) == 1:
-        return model.stylize(content, style, alpha=alpha, method=method, config=config).float()
+        return model.stylize(content, style, content_labels=content_labels, **kwargs).float()
 
-    levels: dict[str, Moments] = {}
+    def labels_at(piece: Tile, x: Tensor) -> Tensor | None:
+        """The tile's labels at the resolution of ``x`` (computed on the tile's outer box)."""
+        return None if labels is None else downsample_labels(_crop_box(labels, piece.outer), tuple(x.shape[-2:]))
+
+    def core_labels(piece: Tile, x: Tensor) -> Tensor | None:
+        small = labels_at(piece, x)
+        return None if small is None else piece.core_of(small)
+
+    levels: dict[str, RegionMoments] = {}
     for piece in tiles:  # pass 1: encoder statistics
         for level, feat in model.encode(_crop_box(padded, piece.outer)).items():
-            levels[level] = accumulate(levels.get(level), piece.core_of(feat))
-    inputs: dict[str, Moments] = {}
-    maps: dict[str, Affine] = {}
+            levels[level] = accumulate_regions(levels.get(level), piece.core_of(feat), core_labels(piece, feat))
+    inputs: dict[str, RegionMoments] = {}
+    maps: dict[str, RegionAffine] = {}
     for point in model.transfer_points:
         level = model.decoder.encoder_level(point)
         if level is not None:
             inputs[point] = levels[level]
-            maps[point] = transfer_map(levels[level], style, point, method, alpha, config)
+            maps[point] = region_transfer_map(levels[level], style, point, **kwargs)
 
     out = torch.empty(1, 3, *padded.shape[-2:], dtype=torch.float32, device=content.device)
     while True:  # passes 2…: one per in-decoder transfer position, then the output
@@ -171,16 +185,16 @@ def stylize_tiled(
             feats = model.encode(_crop_box(padded, piece.outer))
             norms = NormTable()
             for level, feat in feats.items():
-                norms.add(feat, levels[level])
+                norms.add(feat, levels[level][GLOBAL])
 
             def transfer(
                 point: str, x: Tensor, piece: Tile = piece, norms: NormTable = norms, gathering: _Gathering = gathering
             ) -> Tensor:
                 if point not in maps:
                     gathering.point = point
-                    gathering.moments = accumulate(gathering.moments, piece.core_of(x))
+                    gathering.moments = accumulate_regions(gathering.moments, piece.core_of(x), core_labels(piece, x))
                     raise _Pause
-                y = maps[point](x)
+                y = maps[point](x, labels_at(piece, x))
                 norms.add(y, maps[point].moments_of_output(inputs[point]))
                 return y
 
@@ -193,4 +207,4 @@ def stylize_tiled(
         if gathering.moments is None:
             return crop(out, box)
         inputs[gathering.point] = gathering.moments
-        maps[gathering.point] = transfer_map(gathering.moments, style, gathering.point, method, alpha, config)
+        maps[gathering.point] = region_transfer_map(gathering.moments, style, gathering.point, **kwargs)
