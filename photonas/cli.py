@@ -29,7 +29,7 @@ from photonas.device import choose_device
 from photonas.io import DEFAULT_MAX_PIXELS, IMAGE_FORMATS, MAX_PIXELS_ENV, save_image
 from photonas.model import StyleTransferModel
 from photonas.presets import DEFAULT_PRESET, PRESETS
-from photonas.video import DEFAULT_SMOOTHING, stylize_video
+from photonas.video import DEFAULT_SMOOTHING, require_av, stylize_video
 
 #: Image files read in batch mode and written by both modes (case-insensitive).
 IMAGE_SUFFIXES: tuple[str, ...] = tuple(sorted(IMAGE_FORMATS))
@@ -409,7 +409,9 @@ def _stylize_folder(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in '{args.content}'")
     plan = _plan_outputs(images, args.output, args.ext)
     model = _load(args)
-    stats = style_preset(args.style, model, style_mask=args.style_mask, max_pixels=args.max_pixels)
+    stats = style_preset(
+        args.style, model, style_mask=args.style_mask, max_pixels=args.max_pixels, max_side=args.max_side
+    )
     maps = _maps_by_stem(args.content_mask)
     args.output.mkdir(parents=True, exist_ok=True)
     failures: list[tuple[str, str]] = []
@@ -459,23 +461,24 @@ def _video_command(args: argparse.Namespace) -> int:
     _require_file(args.style, "style preset" if _is_preset(args.style) else "style image")
     if args.output.suffix.lower() not in VIDEO_SUFFIXES:
         raise UsageError(f"cannot write '{args.output}': use one of {', '.join(VIDEO_SUFFIXES)}")
-    model = _load(args)
     try:
-        info = stylize_video(
-            args.video,
-            args.style,
-            args.output,
-            model,
-            alpha=args.alpha,
-            mode=args.mode,
-            max_side=args.max_side,
-            stable=not args.per_frame,
-            smoothing=args.smoothing,
-            stats_smoothing=args.stats_smoothing,
-            crf=args.crf,
-        )
+        require_av()
     except ModuleNotFoundError as err:  # PyAV missing: an install problem, reported in one line
         raise OSError(str(err)) from None
+    model = _load(args)
+    info = stylize_video(
+        args.video,
+        args.style,
+        args.output,
+        model,
+        alpha=args.alpha,
+        mode=args.mode,
+        max_side=args.max_side,
+        stable=not args.per_frame,
+        smoothing=args.smoothing,
+        stats_smoothing=args.stats_smoothing,
+        crf=args.crf,
+    )
     print(
         f"wrote {info.path}: {info.frames} frames, {info.width}x{info.height} at {float(info.fps):g} fps"
         + (", audio copied" if info.audio else "")

@@ -52,7 +52,8 @@ CUT_THRESHOLD = 0.12
 _THUMB = 32
 
 
-def _require_av():
+def require_av():
+    """The ``av`` module (PyAV), or a ModuleNotFoundError saying how to install it."""
     try:
         import av
     except ModuleNotFoundError:
@@ -295,7 +296,7 @@ def stylize_video(
         ValueError: ``source`` is not a video, or an argument is out of range.
         ModuleNotFoundError: PyAV is not installed.
     """
-    av = _require_av()
+    av = require_av()
     max_side = check_mode(mode, max_side)
     check_smoothing(smoothing)
     check_smoothing(stats_smoothing, "stats_smoothing")
@@ -305,7 +306,7 @@ def stylize_video(
     if output.resolve() == Path(source).resolve():
         raise ValueError(f"'{output}' would overwrite its input")
     net = load_model(model, device)
-    stats = style_preset(style, net) if not isinstance(style, StyleStats) else style
+    stats = style if isinstance(style, StyleStats) else style_preset(style, net, max_side=max_side)
     dev = next(net.decoder.parameters()).device
     stylizer = StableStylizer(
         net,

@@ -99,6 +99,10 @@ def test_tiled_with_regions_equals_untiled(untrained: StyleTransferModel) -> Non
         plain = stylize_tiled(untrained, content, style, tile=384, halo=128)
         torch.testing.assert_close(tiled, whole, atol=1e-4, rtol=0)
         assert (tiled - plain).abs().max() > 1e-2  # the regions changed the result
+        with pytest.raises(ValueError, match="content labels are"):
+            stylize_tiled(untrained, content, style, content_labels=labels[..., :-1], tile=384, halo=128)
+        with pytest.raises(ValueError, match=">= 0"):
+            stylize_tiled(untrained, content, style, content_labels=labels - 2, tile=384, halo=128)
 
 
 def test_exact_mode_tiles_by_pixel_count(untrained: StyleTransferModel, monkeypatch: pytest.MonkeyPatch) -> None:

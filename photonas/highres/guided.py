@@ -112,7 +112,7 @@ def fit_colour_grid(source: Tensor, target: Tensor, *, cell: int = 16, bins: int
         # the global map, fitted over every pixel: what sparse vertices fall back to
         global_gram, global_cross = feats.T @ feats, feats.T @ y
         global_map = torch.linalg.solve(
-            global_gram + 1e-6 * len(feats) * torch.eye(4, dtype=torch.float64), global_cross
+            global_gram + 1e-6 * len(feats) * torch.eye(4, dtype=torch.float64, device=source.device), global_cross
         )
         weight = gram[:, 3, 3].clamp_min(0)  # each vertex's total pixel weight
         strength = (reg * weight + 1e-3 * weight.mean()).view(-1, 1, 1)

@@ -21,7 +21,7 @@ from photonas.transforms import GLOBAL, WCTConfig, moments
 
 @dataclass
 class Moments:
-    """Count, mean and scatter (sum of centred outer products) of ``C``-channel features, float64."""
+    """Count, mean and scatter (sum of centred outer products) of ``C``-channel features, float64 on the CPU."""
 
     count: int
     mean: Tensor
@@ -29,10 +29,10 @@ class Moments:
 
     @classmethod
     def of(cls, feat: Tensor) -> Moments:
-        """Moments of one ``(1, C, H, W)`` feature map."""
+        """Moments of one ``(1, C, H, W)`` feature map, on the CPU (small; merged and solved there)."""
         n = feat.shape[-2] * feat.shape[-1]
         mean, cov = moments(feat.flatten(2))
-        return cls(n, mean[0], cov[0] * max(n - 1, 1))
+        return cls(n, mean[0].cpu(), cov[0].cpu() * max(n - 1, 1))
 
     def merge(self, other: Moments) -> Moments:
         """Moments of both sets of pixels together (Chan et al.'s pairwise update)."""

@@ -31,7 +31,7 @@ from photonas.highres.stats import NormTable, RegionAffine, RegionMoments, accum
 from photonas.model import StyleTransferModel
 from photonas.padding import MULTIPLE, crop, pad_to_grid
 from photonas.style import StyleStats
-from photonas.transforms import GLOBAL, WCTConfig, downsample_labels
+from photonas.transforms import GLOBAL, WCTConfig, check_labels, downsample_labels
 
 #: Context each side of a tile core, in pixels: at least the receptive field's reach. VGG19 to
 #: relu5_1 reaches 85 px; PhotoNet's decoder adds 3×3 convs at every scale (16 px each at /16,
@@ -150,6 +150,12 @@ def stylize_tiled(
     if content.ndim != 4 or content.shape[:2] != (1, 3):
         raise ValueError(f"tiled stylisation takes one (1, 3, H, W) image, got {tuple(content.shape)}")
     model.check_style_stats(style)
+    if content_labels is not None:
+        check_labels(content_labels, batch=1)
+        if content_labels.shape[-2:] != content.shape[-2:]:
+            raise ValueError(
+                f"content labels are {tuple(content_labels.shape[-2:])}, the content {tuple(content.shape[-2:])}"
+            )
     style = style.to(content.device)
     kwargs = {"alpha": alpha, "method": method, "config": config}
     padded, box = pad_to_grid(content)

@@ -70,16 +70,30 @@ def _pick_example(page: Page, row: int, content: str, style: str) -> None:
     expect(page.locator("#style img")).to_have_attribute("src", re.compile(style))
 
 
-def _stylise(page: Page) -> str:
-    """Click Stylise; the timing line, or a failure quoting the page's error and the server's log."""
+def _outcome(page: Page) -> tuple[str | None, str | None]:
+    """Click Stylise; (timing line, None) on success, (None, the page's error message) otherwise."""
     page.get_by_role("button", name="Stylise").click()
     result = page.locator("#info").filter(has_text="px in")
     error = page.locator(".toast-body")
     expect(result.or_(error).first).to_be_visible(timeout=RESULT_TIMEOUT_MS)
     if error.count():
-        log = page.server_log.read_text()[-4000:]
-        pytest.fail(f"the page showed an error: {error.first.inner_text()!r}\nserver log (tail):\n{log}")
-    return result.inner_text()
+        message = error.first.inner_text()
+        page.locator(".toast-close").first.click()
+        expect(error).to_have_count(0)
+        return None, message
+    return result.inner_text(), None
+
+
+def _failed(page: Page, message: str) -> None:
+    pytest.fail(f"the page showed an error: {message!r}\nserver log (tail):\n{page.server_log.read_text()[-4000:]}")
+
+
+def _stylise(page: Page) -> str:
+    """Click Stylise; the timing line, or a failure quoting the page's error and the server's log."""
+    info, error = _outcome(page)
+    if error is not None:
+        _failed(page, error)
+    return info
 
 
 def _wait_for_editors(page: Page, settle_ms: int = 1000, timeout_ms: int = 60_000) -> None:
@@ -89,7 +103,7 @@ def _wait_for_editors(page: Page, settle_ms: int = 1000, timeout_ms: int = 60_00
     27% to 48%); a stroke drawn before that is lost, and a loaded CPU makes that take seconds.
     """
     zoom, undo = page.get_by_role("button", name=re.compile(r"^\d+%$")), page.get_by_role("button", name="Undo")
-    expect(undo).to_have_count(2)
+    expect(undo).to_have_count(2, timeout=timeout_ms)
     for button in undo.all():
         expect(button).to_be_enabled(timeout=timeout_ms)
     last, since = None, time.monotonic()
@@ -129,11 +143,21 @@ def test_page_loads_offline_and_runs_an_example(page, tmp_path):
 
 
 def test_painted_regions_reach_the_model(page):
+    """Paint one stroke on each photo; the result says it used regions.
+
+    A stroke the editor drops (on a loaded CPU it can miss the pointer's first events) makes the
+    app ask for regions on that photo; the strokes are then painted again, twice at most.
+    """
     _pick_example(page, 1, "chelsea", "rocket")
     page.get_by_role("button", name=re.compile("Regions")).click()
     _wait_for_editors(page)
-    _stroke(page, 0)  # the content editor's canvas (each editor draws on two)
-    _stroke(page, 2)  # the style editor's
-    info = _stylise(page)
+    for _ in range(3):
+        _stroke(page, 0)  # the content editor's canvas (each editor draws on two)
+        _stroke(page, 2)  # the style editor's
+        info, error = _outcome(page)
+        if error is None or "Paint the matching regions" not in error:
+            break
+    if error is not None:
+        _failed(page, error)
     assert "with regions" in info
     assert page.outside == []
