@@ -28,6 +28,8 @@ import numpy as np
 from PIL import Image, ImageOps
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from bench.markdown import markdown_table
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -154,8 +156,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _table(rows: list[dict], columns: dict[str, str]) -> list[str]:
-    lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
-    return lines + ["| " + " | ".join(str(row.get(key, "–")) for key in columns) + " |" for row in rows]
+    return markdown_table(list(columns.values()), [[row.get(key, "–") for key in columns] for row in rows])
 
 
 def highres_markdown(result: dict) -> str:

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.markdown import markdown_table
 from bench.run import default_data_dir, load_dpst_pairs, load_example_pairs, machine_facts, machine_slug, parse_pairs
 from bench.speed import RESOLUTIONS, synchronize
 from photonas.device import choose_device, cpu_has_native_bf16
@@ -129,7 +130,7 @@ def markdown(records: list[dict[str, Any]], facts: dict[str, Any], settings: dic
     ]
     sizes = list(dict.fromkeys(r["size"] for r in records))
     header = ["config"] + [f"{s} {c}" for s in sizes for c in ("s", "enc s", "×enc")] + ["PSNR min", "PSNR mean"]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    table_rows = []
     for name in dict.fromkeys(r["config"] for r in records):
         rows = {r["size"]: r for r in records if r["config"] == name}
         cells = [name]
@@ -138,8 +139,8 @@ def markdown(records: list[dict[str, Any]], facts: dict[str, Any], settings: dic
             cells += [f"{r['preset_s']:.3f}", f"{r['encoder_s']:.3f}", f"{r['ratio']:.2f}"]
         first = next(iter(rows.values()))
         cells += [f"{first['psnr_min']:.1f}", f"{first['psnr_mean']:.1f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        table_rows.append(cells)
+    return "\n".join(lines + markdown_table(header, table_rows)) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

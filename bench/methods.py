@@ -58,7 +58,7 @@ class NeuralMethod:
     """
 
     name: str
-    model: StyleTransferModel
+    model: StyleTransferModel | BaselineModel
     transfer: str = "wct"
     config: WCTConfig = field(default_factory=WCTConfig)
     precision: str = "auto"
@@ -81,31 +81,16 @@ class NeuralMethod:
 
 
 @dataclass(frozen=True)
-class BaselineMethod:
+class BaselineMethod(NeuralMethod):
     """A re-implemented baseline from :mod:`bench.baselines` (PhotoWCT-style, WCT2-style).
 
-    Exact WCT by default, as the original PhotoWCT and WCT2 used; ``model.stylize`` on
-    ``(1, 3, H, W)`` tensors is what the speed table times.
+    Run like a :class:`NeuralMethod` (their models share ``stylize``'s signature), with exact
+    WCT by default, as the original PhotoWCT and WCT2 used.
     """
 
-    name: str
     model: BaselineModel
     config: WCTConfig = EXACT_WCT
-    precision: str = "auto"
     kind: str = "baseline"
-    timed: bool = True
-
-    def run(
-        self,
-        content: np.ndarray,
-        style: np.ndarray,
-        content_labels: np.ndarray | None = None,
-        style_labels: np.ndarray | None = None,
-        *,
-        pair: str | None = None,
-    ) -> np.ndarray:
-        """Stylise one pair; style statistics are computed inside (part of the timed work)."""
-        return _stylize_arrays(self.model, self.precision, content, style, content_labels, style_labels, config=self.config)
 
 
 def _load_baseline(name: str, path: str | None, device: torch.device, precision: str) -> BaselineModel | Skipped:

@@ -46,6 +46,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from bench import metrics
+from bench.markdown import markdown_table
 from bench.methods import (
     DEFAULT_METHODS,
     REFERENCE_METHOD,
@@ -306,11 +307,8 @@ def leaderboard_markdown(table, facts: dict[str, Any], settings: dict[str, Any])
             "every quality metric (1 = best)."
         ),
         "",
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" for _ in columns) + "|",
+        *markdown_table(header, ([_fmt(row.get(c, math.nan)) for c in columns] for _, row in table.iterrows())),
     ]
-    for _, row in table.iterrows():
-        lines.append("| " + " | ".join(_fmt(row.get(c, math.nan)) for c in columns) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.markdown import markdown_table
 from bench.speed import DEVICES_ENV, METHODS_ENV, PRECISION_ENV, SIZES_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -110,7 +111,7 @@ def speed_markdown(table: pd.DataFrame, facts: dict[str, Any] | None = None) -> 
         ends = part[part["stage"] == "end_to_end"]
         sizes = sorted(ends["size"].unique(), key=_size_order)
         header = ["method"] + [f"{s} {col}" for s in sizes for col in ("s", "×PhotoNAS", "peak MiB")]
-        lines += [f"### {device}: end to end", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        rows = []
         for method in dict.fromkeys(ends["method"]):
             cells = [method]
             for size in sizes:
@@ -120,19 +121,19 @@ def speed_markdown(table: pd.DataFrame, facts: dict[str, Any] | None = None) -> 
                 else:
                     row = hit.iloc[0]
                     cells += [_fmt(row.median_s), _fmt(row.ratio_vs_photonas), _fmt(row.peak_mb, 4)]
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
+            rows.append(cells)
+        lines += [f"### {device}: end to end", "", *markdown_table(header, rows), ""]
         staged = part[part["stage"] != "end_to_end"]
         if not staged.empty:
             header = ["method", "size", "stage", "s", "×own encoder", "peak MiB"]
             title = f"### {device}: stages (`preset` = style statistics precomputed)"
-            lines += [title, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             staged = part[part["method"].isin(staged["method"].unique())]
             ordered = staged.sort_values(["method", "size"], key=lambda c: c.map(_size_order) if c.name == "size" else c)
-            for row in ordered.itertuples():
-                cells = [row.method, row.size, row.stage, _fmt(row.median_s), _fmt(row.ratio_vs_own_encoder), _fmt(row.peak_mb, 4)]
-                lines.append("| " + " | ".join(cells) + " |")
-            lines.append("")
+            rows = [
+                [row.method, row.size, row.stage, _fmt(row.median_s), _fmt(row.ratio_vs_own_encoder), _fmt(row.peak_mb, 4)]
+                for row in ordered.itertuples()
+            ]
+            lines += [title, "", *markdown_table(header, rows), ""]
     return "\n".join(lines) + "\n"
 
 

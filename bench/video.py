@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench.markdown import markdown_table
 from bench.metrics import edge_ssim, sliced_wasserstein_lab
 from bench.temporal import camera_clip, input_flows, warping_error
 from photonas.api import load_model
@@ -118,12 +119,9 @@ def throughput(model: StyleTransferModel, style, frames: int) -> list[dict]:
 
 
 def _table(rows: list[dict], columns: list[str]) -> list[str]:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += [
-        "| " + " | ".join(f"{row[c]:.3g}" if isinstance(row[c], float) else str(row[c]) for c in columns) + " |"
-        for row in rows
-    ]
-    return lines
+    return markdown_table(
+        columns, [[f"{row[c]:.3g}" if isinstance(row[c], float) else row[c] for c in columns] for row in rows]
+    )
 
 
 def video_markdown(result: dict, machine: str) -> str:

@@ -347,9 +347,16 @@ def _stylize_command(args: argparse.Namespace) -> int:
     _require_inputs(args)
     model = _load(args)
     masks = (args.content_mask, args.style_mask) if args.content_mask is not None else None
+    _stylize_to_file(args, args.content, args.style, model, masks, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _stylize_to_file(args: argparse.Namespace, content, style, model: StyleTransferModel, masks, out: Path) -> None:
+    """One ``stylize`` call with the command's options (strength, method, size limits), saved to ``out``."""
     image = stylize(
-        args.content,
-        args.style,
+        content,
+        style,
         model,
         args.alpha,
         masks,
@@ -358,9 +365,7 @@ def _stylize_command(args: argparse.Namespace) -> int:
         mode=args.mode,
         max_side=args.max_side,
     )
-    save_image(image, args.output, quality=args.quality)
-    print(f"wrote {args.output}")
-    return 0
+    save_image(image, out, quality=args.quality)
 
 
 def _plan_outputs(images: list[Path], out_dir: Path, ext: str | None) -> dict[Path, Path]:
@@ -421,18 +426,7 @@ def _stylize_folder(args: argparse.Namespace) -> int:
             try:
                 content_map = _content_map(image, args.content_mask, maps)
                 masks = (content_map, None) if content_map is not None else None
-                result = stylize(
-                    image,
-                    stats,
-                    model,
-                    args.alpha,
-                    masks,
-                    method=args.method,
-                    max_pixels=args.max_pixels,
-                    mode=args.mode,
-                    max_side=args.max_side,
-                )
-                save_image(result, out, quality=args.quality)
+                _stylize_to_file(args, image, stats, model, masks, out)
             except _RUNTIME_ERRORS as err:
                 failures.append((image.name, _one_line(err)))
                 bar.write(f"photonas: skipped {image.name}: {_one_line(err)}", file=sys.stderr)
