@@ -5,7 +5,7 @@ pooling grid and decoder leave fine, frame-specific detail), so a camera move ch
 texture of every pixel; and every WCT whitens with the statistics of the frame at hand. The
 stable path (:class:`StableStylizer`) therefore keeps the network for *what colours go where*
 and takes every pixel from the input frame: each frame's stylisation is fitted as a bilateral
-grid of local affine colour maps (:mod:`photonas.highres.guided`), the maps are averaged with
+grid of local affine colour maps (:mod:`photonas.colour_grid`), the maps are averaged with
 the previous frame's (reset at a cut), and applied to the frame itself. The output is then a
 smooth function of the input, and inherits its temporal coherence.
 
@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from photonas.api import ModelSource, StyleSource, load_model, style_preset
 from photonas.highres import check_mode, stylize_highres
-from photonas.highres.guided import ColourGrid, apply_colour_grid, fit_colour_grid, resize_long_side
+from photonas.colour_grid import ColourGrid, apply_colour_grid, fit_colour_grid, resize_long_side
 from photonas.highres.stats import Moments, NormTable, transfer_map
 from photonas.model import StyleTransferModel
 from photonas.padding import crop, pad_to_grid

@@ -16,7 +16,7 @@ from bench.temporal import camera_clip, input_flows, warping_error
 from photonas import StyleTransferModel
 from photonas.api import load_model
 from photonas.cli import main
-from photonas.highres.guided import apply_colour_grid, fit_colour_grid
+from photonas.colour_grid import apply_colour_grid, fit_colour_grid
 from photonas.style import StyleStats
 from photonas.video import SmoothedStatistics, StableStylizer, stylize_video
 from tests.helpers import gradient_photo

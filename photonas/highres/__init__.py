@@ -6,14 +6,14 @@
   result equals the one-piece result.
 - ``"fast"``: the network runs on a copy scaled to ``max_side`` on its long side; the colour
   change is carried to full resolution by a bilateral grid of affine colour maps sliced by
-  the full-resolution photo (:mod:`photonas.highres.guided`).
+  the full-resolution photo (:mod:`photonas.colour_grid`).
 """
 
 from __future__ import annotations
 
 from torch import Tensor
 
-from photonas.highres.guided import apply_colour_grid, fit_colour_grid, resize_labels, resize_long_side
+from photonas.colour_grid import apply_colour_grid, fit_colour_grid, resize_labels, resize_long_side
 from photonas.highres.tiled import plan_tiles, stylize_tiled
 from photonas.model import StyleTransferModel
 from photonas.padding import MIN_SIDE
