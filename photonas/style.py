@@ -17,7 +17,7 @@ from safetensors import safe_open
 from torch import Tensor, nn
 
 from photonas.checkpoint import save_safetensors_atomic
-from photonas.transforms import FeatureStats, RegionStats
+from photonas.transforms import GLOBAL, FeatureStats, RegionStats
 
 _FORMAT = "photonas-style-preset"
 _FIELDS = ("mean", "color", "std")
@@ -75,7 +75,11 @@ class StyleStats:
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: torch.device | str = "cpu") -> StyleStats:
-        """Read a style preset written by :meth:`save`."""
+        """Read a style preset written by :meth:`save`.
+
+        Raises:
+            ValueError: the file is not a readable, well-formed style preset; the message names it.
+        """
         try:
             with safe_open(str(path), framework="pt", device=str(device)) as f:
                 metadata = f.metadata() or {}
@@ -84,9 +88,56 @@ class StyleStats:
             raise ValueError(f"{path} is not a readable style preset: {err}") from None
         if metadata.get("format") != _FORMAT:
             raise ValueError(f"{path} is a safetensors file but not a photonas style preset")
-        grouped: dict[str, dict[int, dict[str, Tensor]]] = {}
-        for key, tensor in tensors.items():
-            point, label, field = key.split("/")
-            grouped.setdefault(point, {}).setdefault(int(label), {})[field] = tensor
-        points = {p: {label: FeatureStats(**fields) for label, fields in regions.items()} for p, regions in grouped.items()}
+        try:
+            points = _points(tensors)
+        except ValueError as err:
+            raise ValueError(f"{path} is not a usable style preset: {err}") from None
         return cls(points, metadata.get("code", ""), metadata.get("decoder_id", ""))
+
+
+def _points(tensors: dict[str, Tensor]) -> dict[str, RegionStats]:
+    """Preset tensors named ``position/label/field`` as statistics, checked so that a hand-made or
+    damaged file fails here with a ValueError rather than as a TypeError or a shape error mid-transfer."""
+    grouped: dict[str, dict[int, dict[str, Tensor]]] = {}
+    for key, tensor in tensors.items():
+        parts = key.split("/")
+        if len(parts) != 3 or not parts[0]:
+            raise ValueError(f"tensor {key!r} is not named position/label/{'|'.join(_FIELDS)}")
+        point, label, field = parts
+        if field not in _FIELDS:
+            raise ValueError(f"tensor {key!r} has unknown field {field!r}; expected one of {', '.join(_FIELDS)}")
+        try:
+            region = int(label)
+        except ValueError:
+            raise ValueError(f"tensor {key!r} has label {label!r}, not an integer") from None
+        grouped.setdefault(point, {}).setdefault(region, {})[field] = tensor
+    if not grouped:
+        raise ValueError("it holds no statistics")
+    points: dict[str, RegionStats] = {}
+    for point, regions in grouped.items():
+        if GLOBAL not in regions:
+            raise ValueError(f"position {point!r} lacks the whole-image statistics (label {GLOBAL})")
+        points[point] = {label: _feature_stats(f"{point}/{label}", fields) for label, fields in regions.items()}
+        channels = {stats.mean.shape for stats in points[point].values()}
+        if len(channels) > 1:
+            raise ValueError(f"position {point!r} mixes regions of shapes {sorted(channels)}")
+    return points
+
+
+def _feature_stats(where: str, fields: dict[str, Tensor]) -> FeatureStats:
+    """One region's fields as :class:`FeatureStats`: all three present, float, finite, of matching shapes."""
+    missing = [field for field in _FIELDS if field not in fields]
+    if missing:
+        raise ValueError(f"{where} lacks field(s) {', '.join(missing)}")
+    for field, tensor in fields.items():
+        if not tensor.is_floating_point():
+            raise ValueError(f"{where}/{field} holds {tensor.dtype}, not floating-point values")
+        if not torch.isfinite(tensor).all():
+            raise ValueError(f"{where}/{field} holds NaN or infinite values")
+    mean, color, std = fields["mean"], fields["color"], fields["std"]
+    if mean.ndim != 2 or std.shape != mean.shape or color.shape != (*mean.shape, mean.shape[1]):
+        raise ValueError(
+            f"{where} has shapes mean {tuple(mean.shape)}, color {tuple(color.shape)}, std {tuple(std.shape)}; "
+            "expected (B, C), (B, C, C), (B, C)"
+        )
+    return FeatureStats(mean, color, std)
