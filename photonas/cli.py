@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from photonas import __version__
 from photonas.api import load_model, style_preset, stylize
+from photonas.checkpoint import check_writable
 from photonas.device import choose_device
 from photonas.io import DEFAULT_MAX_PIXELS, IMAGE_FORMATS, MAX_PIXELS_ENV, save_image
 from photonas.model import StyleTransferModel
@@ -306,6 +307,27 @@ def _require_inputs(args: argparse.Namespace) -> None:
     _require_file(args.style_mask, "style label map")
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: resolved (symlinks, ``./``, ``..``), or hard links of one file."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def _check_output(out: Path, inputs: dict[str, Path | None]) -> None:
+    """Refuse an output that is one of the inputs, or that cannot be written, before any work.
+
+    No option allows writing over an input: the result would replace the photo it came from.
+    """
+    for name, path in inputs.items():
+        if path is not None and path.is_file() and _same_file(out, path):
+            raise UsageError(f"'{out}' is the {name} '{path}': writing there would overwrite it; choose another OUT")
+    check_writable(out)
+
+
 def _load(args: argparse.Namespace) -> StyleTransferModel:
     """Choose the device once and load the model on it."""
     try:
@@ -345,11 +367,22 @@ def _stylize_command(args: argparse.Namespace) -> int:
         raise UsageError("--content-mask is a folder, which needs CONTENT to be a folder too")
     _require_file(args.content, "content image")
     _require_inputs(args)
+    _check_output(args.output, _inputs(args))
     model = _load(args)
     masks = (args.content_mask, args.style_mask) if args.content_mask is not None else None
     _stylize_to_file(args, args.content, args.style, model, masks, args.output)
     print(f"wrote {args.output}")
     return 0
+
+
+def _inputs(args: argparse.Namespace) -> dict[str, Path | None]:
+    """The command's input files, by the name an error message gives them."""
+    return {
+        "content image": getattr(args, "content", None),
+        "style " + ("preset" if _is_preset(args.style) else "image"): args.style,
+        "content label map": getattr(args, "content_mask", None),
+        "style label map": getattr(args, "style_mask", None),
+    }
 
 
 def _stylize_to_file(args: argparse.Namespace, content, style, model: StyleTransferModel, masks, out: Path) -> None:
@@ -368,14 +401,20 @@ def _stylize_to_file(args: argparse.Namespace, content, style, model: StyleTrans
     save_image(image, out, quality=args.quality)
 
 
-def _plan_outputs(images: list[Path], out_dir: Path, ext: str | None) -> dict[Path, Path]:
-    """Input → output path; refuses two inputs writing one file or an output overwriting its input."""
+def _plan_outputs(
+    images: list[Path], out_dir: Path, ext: str | None, others: dict[str, Path | None]
+) -> dict[Path, Path]:
+    """Input → output path; refuses two inputs writing one file or an output overwriting any input
+    (its photo, or one of ``others``: the style and label maps)."""
     plan: dict[Path, Path] = {}
     taken: dict[Path, Path] = {}
     for image in images:
         out = out_dir / (image.stem + (ext or image.suffix))
-        if out.resolve() == image.resolve():
+        if _same_file(out, image):
             raise UsageError(f"'{out}' would overwrite its input: choose another OUT folder or --ext")
+        for name, path in others.items():
+            if path is not None and path.is_file() and _same_file(out, path):
+                raise UsageError(f"'{out}' would overwrite the {name} '{path}': choose another OUT folder or --ext")
         if out in taken:
             raise UsageError(f"'{taken[out].name}' and '{image.name}' would both be written to '{out}'")
         taken[out] = image
@@ -412,7 +451,8 @@ def _stylize_folder(args: argparse.Namespace) -> int:
     images = _images_in(args.content)
     if not images:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in '{args.content}'")
-    plan = _plan_outputs(images, args.output, args.ext)
+    plan = _plan_outputs(images, args.output, args.ext, _inputs(args))
+    check_writable(next(iter(plan.values())))
     model = _load(args)
     stats = style_preset(
         args.style, model, style_mask=args.style_mask, max_pixels=args.max_pixels, max_side=args.max_side
@@ -444,6 +484,7 @@ def _preset_command(args: argparse.Namespace) -> int:
         raise UsageError(f"STYLE '{args.style}' is already a style preset; pass the style photo")
     _require_file(args.style, "style image")
     _require_file(args.style_mask, "style label map")
+    _check_output(args.output, _inputs(args))
     model = _load(args)
     style_preset(args.style, model, style_mask=args.style_mask, max_pixels=args.max_pixels).save(args.output)
     print(f"wrote {args.output}")
@@ -455,6 +496,7 @@ def _video_command(args: argparse.Namespace) -> int:
     _require_file(args.style, "style preset" if _is_preset(args.style) else "style image")
     if args.output.suffix.lower() not in VIDEO_SUFFIXES:
         raise UsageError(f"cannot write '{args.output}': use one of {', '.join(VIDEO_SUFFIXES)}")
+    _check_output(args.output, {"video": args.video, **_inputs(args)})
     try:
         require_av()
     except ModuleNotFoundError as err:  # PyAV missing: an install problem, reported in one line

@@ -53,6 +53,25 @@ class ImageError(ValueError):
     """Any unusable input image or label map; the message says which input and why."""
 
 
+class ImageTooLargeError(ImageError):
+    """An image over the pixel limit (ours, or Pillow's decompression-bomb limit).
+
+    The message advises the caller how to raise the limit; ``label``, ``size`` and ``limit`` let
+    an application (the demo) say the same in its own words.
+
+    Attributes:
+        label: the input, e.g. "content image 'a.jpg'".
+        size: (width, height), or None when Pillow refused the file before saying.
+        limit: the largest number of pixels accepted, or None for Pillow's limit.
+    """
+
+    def __init__(
+        self, message: str, label: str = "", size: tuple[int, int] | None = None, limit: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.label, self.size, self.limit = label, size, limit
+
+
 @dataclass(frozen=True)
 class LoadedImage:
     """A decoded image ready for the model.
@@ -121,10 +140,13 @@ def _check_size(width: int, height: int, limit: int, label: str) -> None:
     if width <= 0 or height <= 0:
         raise ImageError(f"{label} is empty ({width}x{height} pixels)")
     if width * height > limit:
-        raise ImageError(
+        raise ImageTooLargeError(
             f"{label} is {width}x{height} = {width * height:,} pixels, over the limit of "
             f"{limit:,}; pass max_pixels=... or set the environment variable "
-            f"{MAX_PIXELS_ENV} to allow larger images"
+            f"{MAX_PIXELS_ENV} to allow larger images",
+            label,
+            (width, height),
+            limit,
         )
 
 
@@ -162,9 +184,11 @@ def _open_encoded(source: str | os.PathLike | bytes, label: str) -> Image.Image:
         try:
             return Image.open(fp, formats=_open_formats())
         except Image.DecompressionBombError as exc:
-            raise ImageError(
-                f"{label} is larger than Pillow allows ({exc}); raise "
-                "PIL.Image.MAX_IMAGE_PIXELS to open it"
+            raise ImageTooLargeError(
+                f"{label} is larger than Pillow allows ({exc}); raise PIL.Image.MAX_IMAGE_PIXELS to open it",
+                label,
+                None,
+                None,
             ) from exc
         except Image.UnidentifiedImageError as exc:
             raise ImageError(f"{label} is not an image in a supported format ({', '.join(_open_formats())})") from exc
@@ -189,6 +213,20 @@ def _decode(image: Image.Image, label: str) -> Image.Image:
     except _DECODE_ERRORS as exc:
         warnings.warn(f"{label}: ignoring unreadable EXIF orientation ({exc})", stacklevel=3)
         return image.copy()
+
+
+def _warn_if_several_frames(image: Image.Image, label: str) -> None:
+    """Animated GIF/WebP/PNG and multi-page TIFF: say that one frame is used, rather than nothing.
+
+    MPO (camera JPEGs with a preview or a second view) is left quiet: its first frame is the photo.
+    """
+    try:
+        frames = getattr(image, "n_frames", 1)
+        current = image.tell() + 1
+    except _DECODE_ERRORS:  # a damaged frame table; decoding reports what matters
+        return
+    if frames > 1 and image.format != "MPO":
+        warnings.warn(f"{label} holds {frames} frames or pages; only frame {current} is used", stacklevel=4)
 
 
 def _to_srgb(image: Image.Image, label: str) -> Image.Image:
@@ -249,6 +287,7 @@ def open_image(
         return _float_to_pil(rgb, alpha, gray=source.ndim == 2 or source.shape[2] == 1)
     if isinstance(source, Image.Image):
         _check_size(*source.size, limit, label)
+        _warn_if_several_frames(source, label)
         return _to_srgb(_decode(source, label), label)
     if not isinstance(source, (str, os.PathLike, bytes, bytearray)):
         raise ImageError(
@@ -257,6 +296,7 @@ def open_image(
         )
     with _open_encoded(source, label) as image:
         _check_size(*image.size, limit, label)
+        _warn_if_several_frames(image, label)
         decoded = _decode(image, label)
     return _to_srgb(decoded, label)
 

@@ -219,3 +219,86 @@ def test_python_m_entry_point() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"photonas {__version__}"
+
+
+def _no_model(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the model was loaded: the check came after the work started")
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["content", "./content", "style", "content_symlink", "content_hardlink", "style_via_dotdot"],
+)
+def test_output_that_is_an_input_is_refused(
+    content: Path,
+    style: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    target: str,
+) -> None:
+    link = tmp_path / "link.png"
+    if target == "content_symlink":
+        link.symlink_to(content)
+    elif target == "content_hardlink":
+        link.hardlink_to(content)
+    (tmp_path / "sub").mkdir()
+    out = {
+        "content": content,
+        "./content": Path(f"{tmp_path}/./{content.name}"),
+        "style": style,
+        "content_symlink": link,
+        "content_hardlink": link,
+        "style_via_dotdot": tmp_path / "sub" / ".." / style.name,
+    }[target]
+    before = {p: p.read_bytes() for p in (content, style)}
+    monkeypatch.setattr(cli, "load_model", _no_model)
+    assert _run("stylize", content, style, "-o", out, "--model", "photonas") == 2
+    err = capsys.readouterr().err
+    assert "would overwrite it" in err and "Traceback" not in err
+    assert {p: p.read_bytes() for p in (content, style)} == before
+
+
+def test_input_given_through_a_symlink_is_not_overwritten(
+    content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link = tmp_path / "link.png"
+    link.symlink_to(content)
+    monkeypatch.setattr(cli, "load_model", _no_model)
+    assert _run("stylize", link, style, "-o", content, "--model", "photonas") == 2
+    assert "is the content image" in capsys.readouterr().err
+
+
+def test_batch_output_over_the_style_is_refused(style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photos = tmp_path / "photos"
+    _save(_photo(CONTENT_SIZE, 3), photos / f"{style.stem}.jpg")  # its output would be tmp_path/style.jpg
+    assert _run("stylize", photos, style, "-o", tmp_path) == 2
+    assert "would overwrite the style image" in capsys.readouterr().err
+
+
+def _unwritable_outputs(tmp_path: Path, below_a_file: Path, suffix: str) -> list[Path]:
+    folder = tmp_path / f"folder{suffix}"
+    folder.mkdir()
+    outputs = [below_a_file / f"result{suffix}", folder]
+    if Path("/proc/self").is_dir():  # Linux: no file can be created in /proc, not even by root
+        outputs.append(Path(f"/proc/photonas_result{suffix}"))
+    return outputs
+
+
+@pytest.mark.parametrize(("command", "suffix"), [("stylize", ".png"), ("preset", ".safetensors")])
+def test_unwritable_output_fails_before_the_work_and_names_it(
+    content: Path,
+    style: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    suffix: str,
+) -> None:
+    monkeypatch.setattr(cli, "load_model", _no_model)
+    inputs = (content, style) if command == "stylize" else (style,)
+    for out in _unwritable_outputs(tmp_path, content, suffix):
+        assert _run(command, *inputs, "-o", out) == 1, out
+        err = capsys.readouterr().err
+        assert err.startswith(f"photonas: error: cannot write '{out}'"), err
+        assert ".tmp" not in err and "Traceback" not in err

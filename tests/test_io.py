@@ -16,6 +16,7 @@ from PIL import Image, ImageCms, ImageFile
 from photonas.io import (
     DEFAULT_MAX_PIXELS,
     ImageError,
+    ImageTooLargeError,
     LoadedImage,
     image_to_tensor,
     load_image,
@@ -149,6 +150,16 @@ def test_pixel_limit_message_and_overrides(monkeypatch: pytest.MonkeyPatch) -> N
     assert DEFAULT_MAX_PIXELS == 40_000_000
     with pytest.raises(ImageError, match="40,000,000"):
         load_image(png_header(8000, 5001))
+
+
+def test_too_large_error_carries_the_size_and_limit() -> None:
+    with pytest.raises(ImageTooLargeError) as ours:
+        open_image(png_header(3000, 2000), max_pixels=1_000_000, name="content image")
+    assert ours.value.label.startswith("content image (") and "bytes in memory" in ours.value.label
+    assert (ours.value.size, ours.value.limit) == ((3000, 2000), 1_000_000)
+    with pytest.raises(ImageTooLargeError) as pillows:
+        open_image(png_header(20_000, 20_000), max_pixels=10**9, name="style image")
+    assert pillows.value.label.startswith("style image (") and (pillows.value.size, pillows.value.limit) == (None, None)
 
 
 def test_pixel_limit_checked_before_decoding() -> None:
@@ -649,3 +660,40 @@ def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         save_image(Image.new("RGB", (4, 4), BLUE), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["result.png"]
+
+
+def _frames(fmt: str, count: int) -> bytes:
+    frames = [Image.new("RGB", (8, 6), (40 * i, 0, 0)) for i in range(count)]
+    return encode(frames[0], fmt, save_all=True, append_images=frames[1:])
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF", "WEBP", "PNG"])
+def test_multi_frame_file_warns_that_one_frame_is_used(fmt: str, tmp_path: Path) -> None:
+    path = tmp_path / f"animated.{fmt.lower()}"
+    path.write_bytes(_frames(fmt, 3))
+    with pytest.warns(UserWarning, match=r"content image '.*animated.* holds 3 frames or pages; only frame 1 is used"):
+        image = load_image(path, name="content image")
+    assert image.rgb[0, 0, 0] == 0  # the first frame's colour
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_image(_frames(fmt, 1))  # one frame: quiet
+
+
+def test_multi_frame_pil_input_names_the_frame_used() -> None:
+    with Image.open(io.BytesIO(_frames("GIF", 3))) as animated:
+        animated.seek(2)
+        with pytest.warns(UserWarning, match="holds 3 frames or pages; only frame 3 is used"):
+            image = load_image(animated)
+    assert image.rgb[0, 0, 0] == pytest.approx(80 / 255, abs=2 / 255)
+
+
+@pytest.mark.parametrize("where", ["below_a_file", "proc"])
+def test_save_error_names_the_path_not_the_temporary_file(where: str, tmp_path: Path) -> None:
+    if where == "proc" and not Path("/proc/self").is_dir():
+        pytest.skip("no /proc")
+    blocker = tmp_path / "a_file"
+    blocker.write_bytes(b"x")
+    path = blocker / "result.png" if where == "below_a_file" else Path("/proc/photonas_result.png")
+    with pytest.raises(OSError) as caught:
+        save_image(Image.new("RGB", (4, 4), RED), path)
+    assert str(caught.value).startswith(f"cannot write '{path}'") and ".tmp" not in str(caught.value)
