@@ -7,13 +7,14 @@ the same folder loads from disk, from the Hugging Face Hub, or from the package 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import ClassVar
 
 import safetensors.torch
 import torch
-from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
+from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download, try_to_load_from_cache
 from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 from torch import Tensor, nn
 
@@ -81,6 +82,24 @@ def load_decoder_weights(decoder: nn.Module, path: str | os.PathLike) -> None:
         raise ValueError(f"{path} does not fit architecture code {code}: {_first_line(err)}") from None
 
 
+def _config_problem(path: Path, check_code: bool = True) -> str | None:
+    """What is wrong with a model's config.json, in words; None when it is a JSON object with a valid code."""
+    try:
+        config = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        return "it is not UTF-8 text"
+    except json.JSONDecodeError as err:
+        return f"it is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
+    if not isinstance(config, dict):
+        return f'it holds a JSON {type(config).__name__}, not an object such as {{"code": "<32 0/1 characters>"}}'
+    if check_code and "code" in config:
+        try:
+            ArchCode.parse(config["code"])
+        except ValueError as err:
+            return f'its "code" is not an architecture code: {err}'
+    return None
+
+
 def _first_line(err: BaseException) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else ""
 
@@ -141,6 +160,21 @@ class StyleTransferModel(
         except _NOT_ON_HUB as err:  # config.json could not be fetched (offline, no such repo, …)
             where = f"Hub repo {str(pretrained_model_name_or_path)!r} ({type(err).__name__}: {_first_line(err)})"
             raise _missing_weights(where, ArchCode.parse(kwargs.get("code", get_preset(cls.preset).code))) from err
+        except (ValueError, TypeError, AttributeError) as err:
+            # The mixin reads config.json unchecked: its errors name neither the file nor the fault.
+            if os.path.isdir(name):
+                config: str | object | None = os.path.join(name, constants.CONFIG_NAME)
+                where = config
+            else:
+                revision, cache_dir = kwargs.get("revision"), kwargs.get("cache_dir")
+                config = try_to_load_from_cache(name, constants.CONFIG_NAME, cache_dir, revision)
+                where = f"config.json of Hub repo {name!r}"
+            if not isinstance(config, str) or not os.path.isfile(config):
+                raise
+            problem = _config_problem(Path(config), check_code="code" not in kwargs)
+            if problem is None:
+                raise
+            raise ValueError(f"{where} is not a usable model config: {problem}") from err
 
     @classmethod
     def _from_pretrained(
