@@ -14,7 +14,7 @@ import photonas
 from demo.models import DEFAULT_CHOICE, MODEL_CHOICES
 from demo.regions import BRUSH_COLOURS, editor_labels
 from demo.run import DEVICE, HIGH_RES, RESOLUTIONS, WORKING_SIZE, fit, max_side, stylize_request
-from demo.video import MAX_SECONDS, VIDEO, stylize_video_request
+from demo.video import VIDEO, limit_text, stylize_video_request
 from photonas.presets import PRESETS
 
 EXAMPLES_DIR = Path(photonas.__file__).parent / "examples"
@@ -151,7 +151,7 @@ def build_demo() -> gr.Blocks:
 def video_tab(model_choices: list[str]) -> None:
     """The Video tab: a short clip and a style photo in, the stylised clip out."""
     with gr.Tab("Video"):
-        gr.Markdown(f"Clips up to {MAX_SECONDS:g} s; each frame is stylised at working size (fast mode).")
+        gr.Markdown(f"Clips up to {limit_text()}; each frame is stylised at working size (fast mode).")
         with gr.Row():
             with gr.Column():
                 video = gr.Video(label="Video", sources=["upload"], height=280)

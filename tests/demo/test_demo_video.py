@@ -5,6 +5,8 @@ Named test_demo_video.py because tests/test_video.py exists and tests/ has no __
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -19,8 +21,9 @@ pytestmark = [
 ]
 
 
-def _clip(path, frames: int = 4, size: tuple[int, int] = (48, 32), fps: int = 10) -> str:
-    with av.open(str(path), "w") as out:
+def _clip(path, frames: int = 4, size: tuple[int, int] = (48, 32), fps: int = 10, fmt: str | None = None) -> str:
+    """A tiny H.264 clip; ``fmt="h264"`` writes a raw stream, which records no duration."""
+    with av.open(str(path), "w", format=fmt) as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         for i in range(frames):
@@ -43,10 +46,35 @@ def test_clip_is_stylised_frame_by_frame(tmp_path, write_image):
 
 def test_long_clips_and_non_videos_are_visitor_errors(tmp_path, write_image, monkeypatch):
     style = str(write_image(gradient_photo((40, 40), seed=9), "style.png"))
-    monkeypatch.setattr(video, "MAX_SECONDS", 0.2)
-    with pytest.raises(gr.Error, match="this demo stylises clips up to 0.2 s"):
+    monkeypatch.setattr(video, "MAX_FRAMES", 3)
+    with pytest.raises(gr.Error, match=r"too long: this demo stylises clips of up to 3 frames \(about 0.1 s"):
         video.stylize_video_request(_clip(tmp_path / "long.mp4", frames=5), style)
     not_video = tmp_path / "notes.mp4"
     not_video.write_bytes(b"plain text, not a video")
     with pytest.raises(gr.Error, match="cannot be read"):
         video.stylize_video_request(str(not_video), style)
+
+
+def test_raw_stream_without_duration_is_capped_like_an_mp4(tmp_path, write_image, monkeypatch):
+    """A raw .h264 stream records no duration; the same bytes renamed .mp4 neither: frames are counted."""
+    style = str(write_image(gradient_photo((40, 40), seed=9), "style.png"))
+    raw = _clip(tmp_path / "long.h264", frames=12, fmt="h264")
+    with av.open(raw) as container:  # what the old check trusted: no duration anywhere
+        assert container.streams.video[0].duration is None and not container.duration
+    renamed = tmp_path / "renamed.mp4"
+    renamed.write_bytes(Path(raw).read_bytes())
+
+    def never(*args, **kwargs):
+        raise AssertionError("a clip over the cap reached stylize_video")
+
+    monkeypatch.setattr(video, "MAX_FRAMES", 8)
+    monkeypatch.setattr(video, "_stylize_video", never)
+    for clip in (raw, str(renamed), _clip(tmp_path / "long.mp4", frames=12)):
+        with pytest.raises(gr.Error, match="too long"):
+            video.stylize_video_request(clip, style)
+
+
+def test_counting_stops_at_the_cap(tmp_path):
+    raw = _clip(tmp_path / "clip.h264", frames=12, fmt="h264")
+    assert video.count_frames(raw, limit=100) == 12
+    assert video.count_frames(raw, limit=5) == 6  # one past the cap is enough to refuse
