@@ -7,8 +7,12 @@ module only shrinks the photos to the demo's working size, keeps time and writes
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import os
+import shutil
+import signal
+import sys
 import tempfile
 import time
 import uuid
@@ -21,7 +25,7 @@ from PIL import Image
 import photonas
 from demo.models import DEFAULT_CHOICE, MODEL_CHOICES, load_models, on_gpu
 from demo.regions import colour_names, editor_labels
-from photonas.io import image_to_tensor, load_image, tensor_to_image
+from photonas.io import ImageError, ImageTooLargeError, image_to_tensor, load_image, tensor_to_image
 
 #: Largest upload accepted, in pixels (a 24-megapixel camera photo fits).
 MAX_PIXELS = 25_000_000
@@ -46,9 +50,13 @@ if DEVICE.type == "cuda":
 HIGH_RES = {"mode", "max_side"} <= set(inspect.signature(photonas.stylize).parameters)
 
 
-# Downloads live for the process; each request prunes files older than this.
-_DOWNLOAD_DIR = Path(tempfile.mkdtemp(prefix="photonas-demo-"))
-_DOWNLOAD_MAX_AGE_S = 3600
+# Results are written here and gradio copies them into its own cache (which it expires) as the
+# request returns, so each only has to outlive its request: every request first removes files
+# older than an hour and the oldest beyond a count and a size, and the folder goes at exit.
+DOWNLOAD_DIR = Path(tempfile.mkdtemp(prefix="photonas-demo-"))
+DOWNLOAD_MAX_AGE_S = 3600
+DOWNLOAD_MAX_FILES = 64
+DOWNLOAD_MAX_BYTES = 2 * 1024**3
 
 
 def max_side() -> int:
@@ -59,15 +67,49 @@ def max_side() -> int:
     return 2048 if DEVICE.type == "cuda" else 1024
 
 
+def _remove_download_dir() -> None:
+    shutil.rmtree(DOWNLOAD_DIR, ignore_errors=True)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (how servers and Spaces are stopped) as a normal exit, so ``atexit`` cleans up."""
+    sys.exit(128 + signum)
+
+
+atexit.register(_remove_download_dir)
+if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # never displace a handler someone else set
+    try:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    except ValueError:  # imported outside the main thread: only atexit then
+        pass
+
+
 def fit(path: str, name: str, side: int | None) -> Image.Image:
     """The upload decoded and checked by photonas, then shrunk to fit ``side`` (aspect kept; None: as is).
 
     Raises:
-        photonas.ImageError: the file is not a usable image or has too many pixels.
+        photonas.ImageError: the file is not a usable image or has too many pixels; the
+            message is the library's, except for the size limit, which is said for visitors.
     """
-    image = load_image(path, max_pixels=MAX_PIXELS, name=name)
+    try:
+        image = load_image(path, max_pixels=MAX_PIXELS, name=name)
+    except ImageTooLargeError as err:
+        raise ImageError(too_large(err)) from err
     pil = tensor_to_image(image_to_tensor(image.rgb), alpha=image.alpha)
     return pil if side is None else shrunk(pil, side)
+
+
+def too_large(err: ImageTooLargeError) -> str:
+    """The size limit in a visitor's words; the library's advice (environment variables, Pillow's
+    limit) is for whoever runs the server."""
+    limit = f"this demo takes photos of up to {MAX_PIXELS / 1e6:g} megapixels"
+    if err.size is None:
+        return f"The {err.label} is far too large: {limit}. Please upload a smaller photo."
+    width, height = err.size
+    return (
+        f"The {err.label} is {width}×{height} pixels ({width * height / 1e6:.1f} megapixels); {limit}. "
+        "Please upload a smaller photo."
+    )
 
 
 def shrunk(image: Image.Image, side: int) -> Image.Image:
@@ -109,13 +151,28 @@ def _stylize(content: Image.Image, style: Image.Image, choice: str, alpha: float
     )
 
 
+def prune_downloads() -> None:
+    """Keep the newest results only: none older than DOWNLOAD_MAX_AGE_S, at most DOWNLOAD_MAX_FILES
+    and DOWNLOAD_MAX_BYTES in all. Safe to run from several requests at once."""
+    dated = []
+    for path in DOWNLOAD_DIR.glob("photonas-*"):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # removed by a concurrent request
+            continue
+        dated.append((stat.st_mtime, stat.st_size, path))
+    cutoff, kept, total = time.time() - DOWNLOAD_MAX_AGE_S, 0, 0
+    for mtime, size, path in sorted(dated, reverse=True):
+        kept, total = kept + 1, total + size
+        if mtime < cutoff or kept > DOWNLOAD_MAX_FILES or total > DOWNLOAD_MAX_BYTES:
+            path.unlink(missing_ok=True)
+
+
 def download_path(suffix: str) -> Path:
-    """A fresh file name for a result; results older than an hour are deleted first."""
-    cutoff = time.time() - _DOWNLOAD_MAX_AGE_S
-    for old in _DOWNLOAD_DIR.glob("photonas-*"):
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-    return _DOWNLOAD_DIR / f"photonas-{uuid.uuid4().hex[:12]}{suffix}"
+    """A fresh file name for a result, in a folder pruned first (see :func:`prune_downloads`)."""
+    prune_downloads()
+    DOWNLOAD_DIR.mkdir(exist_ok=True)  # in case a cleaner emptied the temp folder under us
+    return DOWNLOAD_DIR / f"photonas-{uuid.uuid4().hex[:12]}{suffix}"
 
 
 def save_download(image: Image.Image) -> str:

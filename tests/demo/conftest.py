@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -27,6 +28,14 @@ HUB_REPO = "photonas/demo-test-model"
 # Offline loads must not connect anywhere; if one tried, loopback port 9 has nothing to answer.
 NO_SERVER = "http://127.0.0.1:9"
 START_TIMEOUT_S = 120
+
+
+class DemoServer(NamedTuple):
+    """A running ``python app.py``: where it serves, its log file and its process id."""
+
+    url: str
+    log: Path
+    pid: int
 
 
 def free_port() -> int:
@@ -47,8 +56,8 @@ def hub_cache(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.fixture(scope="session")
-def demo_server(hub_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """``python app.py`` on a free localhost port; yields (url, log file)."""
+def demo_server(hub_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """``python app.py`` on a free localhost port."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("demo_server") / "server.log"
     demo_vars = ("PHOTONAS_HUB_REPO", "PHOTONET_HUB_REPO", "PHOTONAS_DEMO_MAX_SIDE")
@@ -83,7 +92,7 @@ def demo_server(hub_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             if time.monotonic() > deadline:
                 pytest.fail(f"app.py did not serve {url} within {START_TIMEOUT_S} s:\n{log_path.read_text()}")
             time.sleep(0.5)
-        yield url, log_path
+        yield DemoServer(url, log_path, proc.pid)
     finally:
         proc.terminate()
         try:

@@ -43,9 +43,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, demo_server: tuple[str, Path]) -> Iterator[Page]:
+def page(browser: Browser, demo_server: tuple[str, Path, int]) -> Iterator[Page]:
     """The demo page, loaded; ``page.outside`` lists the requests that tried to leave localhost."""
-    url, server_log = demo_server
+    url, server_log, _ = demo_server
     page = browser.new_page(viewport={"width": 1280, "height": 1400})
     page.outside = []
     page.server_log = server_log

@@ -5,6 +5,13 @@ Named test_demo_run.py because tests/ has no __init__.py and tests/bench/test_ru
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -15,6 +22,7 @@ from demo import run
 from demo.regions import BRUSH_COLOURS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _painted(height: int, width: int, colour_index: int | None) -> dict:
@@ -134,3 +142,70 @@ def test_full_size_output_downloads_the_whole_photo(write_image, monkeypatch):
 def test_unknown_resolution_is_a_visitor_error(photos):
     with pytest.raises(gr.Error, match="Unknown resolution"):
         run.stylize_request(*photos, resolution="huge")
+
+
+def test_size_limit_is_told_in_plain_words(write_image, photos, monkeypatch):
+    monkeypatch.setattr(run, "MAX_PIXELS", 2_000)
+    big = write_image(gradient_photo((80, 50), seed=6), "big.png")
+    with pytest.raises(gr.Error) as caught:
+        run.stylize_request(str(big), photos[1])
+    message = str(caught.value)
+    assert "content image 'big.png' is 80×50 pixels (0.0 megapixels)" in message
+    assert "up to 0.002 megapixels" in message and "smaller photo" in message
+    for advice in ("PHOTONAS_MAX_PIXELS", "max_pixels", "MAX_IMAGE_PIXELS", "environment"):
+        assert advice not in message  # server settings a visitor cannot change
+
+
+def test_pillow_limit_is_told_in_plain_words(write_image, photos, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5_000)  # Pillow refuses over twice this, before our check
+    big = write_image(gradient_photo((200, 150), seed=6), "big.png")
+    with pytest.raises(gr.Error) as caught:
+        run.stylize_request(photos[0], str(big))
+    message = str(caught.value)
+    assert "style image 'big.png' is far too large" in message and "MAX_IMAGE_PIXELS" not in message
+
+
+def _age(path, seconds: float) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def test_results_are_expired_and_capped(monkeypatch, tmp_path):
+    monkeypatch.setattr(run, "DOWNLOAD_DIR", tmp_path)
+    monkeypatch.setattr(run, "DOWNLOAD_MAX_FILES", 3)
+    monkeypatch.setattr(run, "DOWNLOAD_MAX_BYTES", 10_000)
+    files = [tmp_path / f"photonas-{i}.png" for i in range(6)]
+    for age, path in enumerate(files):  # photonas-0 newest … photonas-5 oldest
+        path.write_bytes(b"x" * 100)
+        _age(path, 10 * age)
+    _age(files[1], run.DOWNLOAD_MAX_AGE_S + 1)
+    run.prune_downloads()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photonas-0.png", "photonas-2.png", "photonas-3.png"]
+    (tmp_path / "photonas-big.mp4").write_bytes(b"x" * 9_950)  # newest; the rest no longer fits the size cap
+    run.prune_downloads()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photonas-big.mp4"]
+    assert run.download_path(".png").parent == tmp_path
+
+
+def test_result_folder_is_removed_when_the_server_stops(tmp_path):
+    """SIGTERM (how a server or Space is stopped) exits normally, so the folder goes with it."""
+    script = (
+        "import time\n"
+        "from demo import run\n"
+        "run.save_download(run.Image.new('RGB', (4, 4)))\n"
+        "print(run.DOWNLOAD_DIR, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-c", script]
+    proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        folder = Path(proc.stdout.readline().strip())
+        assert folder.parent == tmp_path and folder.name.startswith("photonas-demo-")
+        assert len(list(folder.iterdir())) == 1
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert not folder.exists(), proc.stderr.read()
+    assert proc.returncode == 128 + signal.SIGTERM
