@@ -269,7 +269,9 @@ def test_input_given_through_a_symlink_is_not_overwritten(
     assert "is the content image" in capsys.readouterr().err
 
 
-def test_batch_output_over_the_style_is_refused(style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_batch_output_over_the_style_is_refused(
+    style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     photos = tmp_path / "photos"
     _save(_photo(CONTENT_SIZE, 3), photos / f"{style.stem}.jpg")  # its output would be tmp_path/style.jpg
     assert _run("stylize", photos, style, "-o", tmp_path) == 2
