@@ -402,7 +402,7 @@ def _stylize_to_file(args: argparse.Namespace, content, style, model: StyleTrans
 
 
 def _plan_outputs(
-    images: list[Path], out_dir: Path, ext: str | None, others: dict[str, Path | None]
+    images: list[Path], out_dir: Path, ext: str | None, others: list[tuple[str, Path | None]]
 ) -> dict[Path, Path]:
     """Input → output path; refuses two inputs writing one file or an output overwriting any input
     (its photo, or one of ``others``: the style and label maps)."""
@@ -412,7 +412,7 @@ def _plan_outputs(
         out = out_dir / (image.stem + (ext or image.suffix))
         if _same_file(out, image):
             raise UsageError(f"'{out}' would overwrite its input: choose another OUT folder or --ext")
-        for name, path in others.items():
+        for name, path in others:
             if path is not None and path.is_file() and _same_file(out, path):
                 raise UsageError(f"'{out}' would overwrite the {name} '{path}': choose another OUT folder or --ext")
         if out in taken:
@@ -451,13 +451,14 @@ def _stylize_folder(args: argparse.Namespace) -> int:
     images = _images_in(args.content)
     if not images:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in '{args.content}'")
-    plan = _plan_outputs(images, args.output, args.ext, _inputs(args))
+    maps = _maps_by_stem(args.content_mask)
+    others = [*_inputs(args).items(), *(("content label map", path) for paths in maps.values() for path in paths)]
+    plan = _plan_outputs(images, args.output, args.ext, others)
     check_writable(next(iter(plan.values())))
     model = _load(args)
     stats = style_preset(
         args.style, model, style_mask=args.style_mask, max_pixels=args.max_pixels, max_side=args.max_side
     )
-    maps = _maps_by_stem(args.content_mask)
     args.output.mkdir(parents=True, exist_ok=True)
     failures: list[tuple[str, str]] = []
     with tqdm(plan.items(), desc="stylising", unit="image", file=sys.stderr) as bar:

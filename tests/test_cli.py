@@ -278,6 +278,20 @@ def test_batch_output_over_the_style_is_refused(
     assert "would overwrite the style image" in capsys.readouterr().err
 
 
+def test_batch_output_over_a_label_map_is_refused(
+    style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photos, maps = tmp_path / "photos", tmp_path / "maps"
+    _save(_photo(CONTENT_SIZE, 3), photos / "a.jpg")
+    label_map = _save(_halves(CONTENT_SIZE), maps / "a.png")
+    before = label_map.read_bytes()
+    style_map = _save(_halves(STYLE_SIZE), tmp_path / "style_map.png")
+    argv = ("stylize", photos, style, "-o", maps, "--ext", "png", "--content-mask", maps, "--style-mask", style_map)
+    assert _run(*argv) == 2
+    assert "would overwrite the content label map" in capsys.readouterr().err
+    assert label_map.read_bytes() == before
+
+
 def _unwritable_outputs(tmp_path: Path, below_a_file: Path, suffix: str) -> list[Path]:
     folder = tmp_path / f"folder{suffix}"
     folder.mkdir()
