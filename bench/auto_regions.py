@@ -1,8 +1,8 @@
 """Tuning study for automatic regions (:mod:`photonas.regions`) on held-out BSDS photos.
 
-Run (2-core CPU, one thread, a few minutes)::
+Run (2-core CPU, one thread, about 6 minutes; ``--only NAME`` runs one candidate)::
 
-    python -m bench.auto_regions --data ../shared/data/train/bsds500 --out runs/auto_regions
+    python -m bench.auto_regions --data ../shared/data/train/bsds500 --out runs/auto_regions --time
 
 Only the held-out ``val_*`` photos are used (DPST is for reporting, never for choosing).
 Outputs, all under ``--out`` (git-ignored; images made from BSDS photos never go in git):
@@ -225,7 +225,8 @@ def study(args: argparse.Namespace) -> None:
         ["true tile labels", f"{np.mean(oracle_rcd):.2f}", "1.00", "1.00", "", "", "2.0", ""],
     ]
     outputs: dict[str, list] = {}
-    for name, config in candidates().items():
+    chosen = {name: config for name, config in candidates().items() if not args.only or name in args.only}
+    for name, config in chosen.items():
         rcd, match, edges, regions, seconds, results = [], [], [], [], [], []
         for pair, (content, style) in zip(mosaics + naturals, encoded):
             labels_c, labels_s, took = find_labels(config, content, style)
@@ -312,6 +313,7 @@ def main() -> None:
     parser.add_argument("--natural", type=int, default=4, help="natural pairs (edge_ssim and the grid)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", default="style k=5 full position 0.25", help="candidate drawn in the grids and timed")
+    parser.add_argument("--only", action="append", help="run just this candidate (repeatable)")
     parser.add_argument("--time", action="store_true", help="also time the labels at 1024² against PhotoNAS")
     study(parser.parse_args())
 
