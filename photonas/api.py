@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,22 @@ import torch
 from PIL import Image
 
 from photonas.device import autocast, choose_device, resolve_precision
-from photonas.highres import DEFAULT_MAX_SIDE, check_mode, resize_labels, resize_long_side, stylize_highres
+from photonas.highres import (
+    DEFAULT_MAX_SIDE,
+    check_mode,
+    default_mode,
+    resize_labels,
+    resize_long_side,
+    stylize_highres,
+    stylize_photo,
+)
 from photonas.io import ImageSource, image_to_tensor, load_image, tensor_to_image
 from photonas.masks import load_label_map
 from photonas.model import WEIGHTS_NAME, StyleTransferModel, model_class
 from photonas.presets import PRESETS, get_preset
+from photonas.refine import PIXELS, Refinement, colour_stats, flat_style_stand_in
 from photonas.style import StyleStats
+from photonas.transforms import TRANSFORMS
 
 ModelSource = str | os.PathLike | StyleTransferModel
 #: A style: an image, or a style preset (:class:`StyleStats` or a ``.safetensors`` file of one).
@@ -81,7 +92,9 @@ def _labels(
 
 
 def _check_alpha(alpha: float) -> float:
-    """Style strength as a float in [0, 1], checked before any work."""
+    """Style strength as a float in [0, 1], checked before any work (a bool is refused, not read as 0 or 1)."""
+    if isinstance(alpha, bool):
+        raise ValueError(f"alpha (style strength) must be a number in [0, 1], got {alpha!r}")
     try:
         value = float(alpha)
     except (TypeError, ValueError):
@@ -89,6 +102,12 @@ def _check_alpha(alpha: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"alpha (style strength) must be in [0, 1], got {alpha}")
     return value
+
+
+def _check_method(method: str) -> str:
+    if method not in TRANSFORMS:
+        raise ValueError(f"unknown transfer method {method!r}; choose one of {sorted(TRANSFORMS)}")
+    return method
 
 
 def _is_preset_file(style: StyleSource) -> bool:
@@ -107,7 +126,9 @@ def _style_stats(
 
     A style photo larger than ``max_side`` on its long side is summarised from a copy scaled
     to it: its colour statistics barely change, while a 12 MP style encoded whole would need
-    several GB.
+    several GB. The statistics include the photo's own colours (:data:`photonas.refine.PIXELS`)
+    for the photo-faithful output's calibration. A flat single-colour style is read as a colour
+    cast (:func:`photonas.refine.flat_style_stand_in`), so the content keeps its structure.
     """
     if _is_preset_file(style):
         style = StyleStats.load(style)
@@ -118,11 +139,12 @@ def _style_stats(
     dev = _model_device(net)
     image = load_image(style, max_pixels=max_pixels, name="style image")
     labels = _labels(style_mask, image.size, "style label map", dev, max_pixels) if style_mask is not None else None
-    pixels = resize_long_side(image_to_tensor(image.flattened()).to(dev), max_side)
+    pixels = flat_style_stand_in(resize_long_side(image_to_tensor(image.flattened()).to(dev), max_side))
     if labels is not None:
         labels = resize_labels(labels, pixels.shape[-2:])
     with torch.inference_mode(), _precision_context(net, precision):
-        return net.style_stats(pixels, labels)
+        stats = net.style_stats(pixels, labels)
+        return replace(stats, points={**stats.points, PIXELS: colour_stats(pixels, labels)})
 
 
 def style_preset(
@@ -137,7 +159,7 @@ def style_preset(
     """Summarise a style photo once for ``model``; save it with ``.save(path)`` and reuse it.
 
     ``style_mask`` (a label map) adds per-region statistics for masked stylisation. A photo
-    longer than ``max_side`` (default 1024, as in :func:`stylize`) is summarised at that size.
+    longer than ``max_side`` (default 1024) is summarised at that size.
     """
     side = check_mode("exact", max_side)
     return _style_stats(load_model(model, device), style, style_mask, max_pixels, max_side=side)
@@ -154,8 +176,10 @@ def stylize(
     method: str = "wct",
     max_pixels: int | None = None,
     precision: str = "auto",
-    mode: str = "exact",
+    mode: str | None = None,
     max_side: int | None = None,
+    raw: bool = False,
+    refinement: Refinement = Refinement(),
 ) -> Image.Image:
     """Give ``content`` the colours, tones and light of ``style``; returns a PIL image.
 
@@ -166,7 +190,9 @@ def stylize(
         style: the style photo (same kinds; a transparent one is flattened over white), or a
             style preset from :func:`style_preset` or its ``.safetensors`` file.
         model: ``"photonas"`` (default), ``"photonet"``, a folder, a Hub repo id, or a model.
-        alpha: style strength in [0, 1]; 0 reproduces the content through the auto-encoder.
+        alpha: style strength in [0, 1]: 0 returns the content photo (to 8-bit rounding), 1 the
+            full transfer. With ``raw=True`` it blends features at every transfer position
+            instead (the paper's alpha), and 0 reproduces the content through the auto-encoder.
         masks: ``(content_label_map, style_label_map)`` to transfer region by region (sky to
             sky); colour-coded maps in the DPST palette or 2-D integer arrays. With a preset
             made from a style mask, the second entry is None.
@@ -177,21 +203,29 @@ def stylize(
             fp32 elsewhere), "fp32", "bf16" or "fp16"; transfers always compute in float32 with
             float64 eigen-solves.
 
-        mode: ``"exact"`` (default): the network runs at full resolution, in tiles with
-            whole-image statistics when the image has more than ``max_side²`` pixels (same
-            result as one piece, memory bounded); ``"fast"``: the network runs at ``max_side``
-            and a bilateral grid of local colour maps carries the change to full resolution.
-        max_side: the network's size at once (default 1024): exact mode runs up to
-            ``max_side²`` pixels in one piece, larger images in tiles of this side; fast mode
-            runs the image scaled to this long side. A style photo longer than this is
-            summarised from a copy scaled to it.
+        mode: where the network runs. ``"fast"`` (the default output's default): on a copy
+            scaled to ``max_side`` on its long side; ``"exact"`` (the raw output's default): at
+            full resolution, in tiles with whole-image statistics when the image has more than
+            ``max_side²`` pixels (same result as one piece, memory bounded). The default output
+            is photo-faithful in both; the raw output in fast mode is carried to full size by a
+            fine grid of local colour maps.
+        max_side: the network's size at once: fast mode's working size (default 512 for the
+            default output, 1024 raw), exact mode's tile side (default 1024). A style photo
+            longer than this is summarised from a copy scaled to it.
+        raw: return the network's own decoded output (the paper's PhotoNAS/PhotoNet result)
+            instead of the photo-faithful default, whose pixels come from the content photo
+            through smooth local colour maps that the network's output decides
+            (:mod:`photonas.refine`).
+        refinement: settings of the photo-faithful stage (ignored with ``raw=True``).
 
     Raises:
         photonas.io.ImageError: an input is not a usable image or label map.
         photonas.model.WeightsNotFoundError: no trained weights for ``model``.
     """
     alpha = _check_alpha(alpha)
-    max_side = check_mode(mode, max_side)
+    method = _check_method(method)
+    mode = default_mode(raw) if mode is None else mode
+    max_side = check_mode(mode, max_side, raw=raw)
     if masks is not None and not (isinstance(masks, (tuple, list)) and len(masks) == 2):
         raise ValueError("masks must be a pair: (content_label_map, style_label_map or None)")
     net = load_model(model, device, precision)
@@ -213,8 +247,9 @@ def stylize(
             "the style statistics hold no regions (a preset made without a style label map, or regions "
             "too small to summarise), so masks would have no effect"
         )
+    run = stylize_highres if raw else functools.partial(stylize_photo, refinement=refinement)
     with torch.inference_mode(), _precision_context(net, precision):
-        out = stylize_highres(
+        out = run(
             net,
             image_to_tensor(image.rgb).to(dev),
             stats,

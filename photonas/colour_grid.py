@@ -58,7 +58,9 @@ def _grid_coords(h: int, w: int, cell: int, device: torch.device) -> tuple[Tenso
     return ys, xs
 
 
-def fit_colour_grid(source: Tensor, target: Tensor, *, cell: int = 16, bins: int = 8, reg: float = 1e-2) -> ColourGrid:
+def fit_colour_grid(
+    source: Tensor, target: Tensor, *, cell: int = 16, bins: int = 8, reg: float = 1e-2, weights: Tensor | None = None
+) -> ColourGrid:
     """Fit per-vertex affine maps taking ``source`` colours to ``target`` colours.
 
     Args:
@@ -68,6 +70,8 @@ def fit_colour_grid(source: Tensor, target: Tensor, *, cell: int = 16, bins: int
         bins: luminance intervals (``bins + 1`` vertices along luminance).
         reg: pull of each vertex's map towards the image's single global affine map, as a
             fraction of the vertex's own weight; keeps vertices with flat or few pixels stable.
+        weights: ``(h, w)`` per-pixel weights (a region's mask): the fit sees only those
+            pixels, and its global map is theirs.
 
     Example:
         >>> src = torch.rand(1, 3, 64, 64)
@@ -89,6 +93,10 @@ def fit_colour_grid(source: Tensor, target: Tensor, *, cell: int = 16, bins: int
         products = torch.cat(
             [(feats[:, :, None] * feats[:, None, :]).flatten(1), (feats[:, :, None] * y[:, None, :]).flatten(1)], 1
         )
+        if weights is not None:
+            pixel_weight = weights.to(products).flatten()[:, None]
+            products = products * pixel_weight
+            feats, y = feats * pixel_weight.sqrt(), y * pixel_weight.sqrt()
         ys, xs = _grid_coords(h, w, cell, source.device)
         cy, cx = torch.meshgrid(ys, xs, indexing="ij")
         cz = luminance(source)[0].double() * bins

@@ -41,9 +41,15 @@ def test_stylize_accepts_paths_pil_and_arrays_and_keeps_size(model, tmp_path):
         assert isinstance(out, Image.Image) and out.size == (101, 67) and out.mode == "RGB"
 
 
-def test_alpha_zero_reproduces_the_reconstruction(model):
+def test_alpha_zero_returns_the_content_photo(model):
     content = _photo(40, 56)
-    out = photonas.stylize(content, _photo(32, 32, seed=1), model=model, alpha=0.0)
+    out = np.asarray(photonas.stylize(content, _photo(32, 32, seed=1), model=model, alpha=0.0)).astype(int)
+    assert np.abs(out - np.round(content * 255)).max() <= 1
+
+
+def test_raw_alpha_zero_reproduces_the_reconstruction(model):
+    content = _photo(40, 56)
+    out = photonas.stylize(content, _photo(32, 32, seed=1), model=model, alpha=0.0, raw=True)
     with torch.no_grad():
         expected = tensor_to_image(model.reconstruct(image_to_tensor(content)))
     assert np.array_equal(np.asarray(out), np.asarray(expected))
@@ -56,10 +62,19 @@ def test_rgba_content_keeps_its_alpha(model):
     assert np.abs(np.asarray(out)[..., 3] / 255.0 - rgba[..., 3]).max() <= 0.5 / 255 + 1e-6
 
 
-def test_flat_style_and_tiny_contents(model):
-    flat = np.full((40, 40, 3), 0.3, np.float32)
-    out = np.asarray(photonas.stylize(_photo(48, 48), flat, model=model))
-    assert out.shape == (48, 48, 3)
+def test_flat_style_is_a_colour_cast_and_tiny_contents_work(model):
+    """A flat style keeps the photo's structure and gives it the style's colour, on both outputs."""
+    colour = np.array([200, 120, 40]) / 255
+    flat = np.broadcast_to(colour, (40, 40, 3)).astype(np.float32)
+    content = _photo(48, 48)
+    for raw in (False, True):
+        out = np.asarray(photonas.stylize(content, flat, model=model, raw=raw)) / 255
+        assert np.isfinite(out).all() and out.shape == (48, 48, 3)
+        assert out.std(axis=(0, 1)).max() > 0.03  # not one flat colour
+    out = np.asarray(photonas.stylize(content, flat, model=model)) / 255
+    assert np.abs(out.mean(axis=(0, 1)) - colour).max() < 0.06
+    flat_content = np.full((40, 40, 3), 0.5, np.float32)
+    assert np.isfinite(np.asarray(photonas.stylize(flat_content, flat, model=model), dtype=float)).all()
     for h, w in ((1, 1), (1, 500), (5, 3)):
         assert photonas.stylize(_photo(h, w), _photo(32, 32), model=model).size == (w, h)
 
@@ -115,6 +130,10 @@ def test_bad_inputs_are_clear(model, tmp_path):
         photonas.stylize(_photo(32, 32), _photo(32, 32), model=model, alpha=2.0)
     with pytest.raises(ValueError, match="alpha"):
         photonas.stylize(_photo(32, 32), _photo(32, 32), model=model, alpha="strong")
+    with pytest.raises(ValueError, match="alpha"):
+        photonas.stylize(_photo(32, 32), _photo(32, 32), model=model, alpha=True)
+    with pytest.raises(ValueError, match="unknown transfer method"):  # before any work on the style
+        photonas.stylize(_photo(32, 32), tmp_path / "missing.png", model=model, method="gram")
     with pytest.raises(ValueError, match="pair"):
         photonas.stylize(_photo(32, 32), _photo(32, 32), model=model, masks=_halves(32, 32))
     with pytest.raises(ValueError, match="unknown model"):

@@ -1,4 +1,11 @@
-"""High-resolution stylisation: exact (tiled, equal to one-piece) and fast (guided colour mapping).
+"""Stylisation at any size: the photo-faithful default, and the raw network output in exact or fast mode.
+
+- :func:`stylize_photo` (the default output): the network runs at a working size (fast mode,
+  ``max_side`` default :data:`WORK_SIDE`) or at full resolution (exact mode, tiled as below),
+  and :func:`photonas.refine.refine` carries its colour change onto the photo's own pixels.
+  Either way every output pixel comes from the photo, so both modes are photo-faithful.
+
+:func:`stylize_highres` is the raw network output (the paper's):
 
 - ``"exact"``: the network runs at full resolution; images of more than ``max_side²`` pixels
   (memory grows with pixels, not with the long side) are cut into tiles with halos, and
@@ -17,16 +24,29 @@ from photonas.colour_grid import apply_colour_grid, fit_colour_grid, resize_labe
 from photonas.highres.tiled import plan_tiles, stylize_tiled
 from photonas.model import StyleTransferModel
 from photonas.padding import MIN_SIDE
+from photonas.refine import PIXELS, Refinement, refine
 from photonas.style import StyleStats
 from photonas.transforms import WCTConfig
 
 MODES = ("exact", "fast")
 #: Longest side the network runs on at once by default, in either mode: about 3 GB peak on a CPU.
 DEFAULT_MAX_SIDE = 1024
+#: The network's working size on the photo-faithful path (fast mode): when the pixels come from
+#: the photo, the network only decides the colours, and 512 px did that as well as 1024 px on
+#: held-out pairs at a fifth of the time (README, "At what size must the network run?").
+WORK_SIDE = 512
 
 
-def check_mode(mode: str, max_side: int | None) -> int:
+def default_mode(raw: bool) -> str:
+    """The mode used when none is given: fast on the photo-faithful path, exact for the raw output."""
+    return "exact" if raw else "fast"
+
+
+def check_mode(mode: str, max_side: int | None, *, raw: bool = True) -> int:
     """Validate ``mode`` and ``max_side`` up front; returns the max_side to use.
+
+    Without ``max_side``: :data:`WORK_SIDE` for fast mode on the photo-faithful path
+    (``raw=False``), :data:`DEFAULT_MAX_SIDE` otherwise.
 
     Raises:
         ValueError: an unknown mode, or a max_side that is not a usable integer.
@@ -34,7 +54,7 @@ def check_mode(mode: str, max_side: int | None) -> int:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(repr(m) for m in MODES)}, got {mode!r}")
     if max_side is None:
-        return DEFAULT_MAX_SIDE
+        return WORK_SIDE if (mode == "fast" and not raw) else DEFAULT_MAX_SIDE
     if isinstance(max_side, bool) or not isinstance(max_side, int):
         raise ValueError(f"max_side must be a whole number of pixels, got {max_side!r}")
     if max_side < MIN_SIDE:
@@ -84,9 +104,48 @@ def stylize_highres(
     return stylize_tiled(model, content, style, content_labels=content_labels, tile=max_side, **kwargs)
 
 
+def stylize_photo(
+    model: StyleTransferModel,
+    content: Tensor,
+    style: StyleStats,
+    *,
+    mode: str = "fast",
+    max_side: int | None = None,
+    alpha: float = 1.0,
+    method: str = "wct",
+    content_labels: Tensor | None = None,
+    refinement: Refinement = Refinement(),
+    config: WCTConfig = WCTConfig(),
+) -> Tensor:
+    """The photo-faithful stylisation of one ``(1, 3, H, W)`` image; returns ``(1, 3, H, W)`` float32.
+
+    The network runs at full strength on a copy at ``max_side`` (fast, default
+    :data:`WORK_SIDE`) or on the whole image (exact, tiled above ``max_side²`` pixels); its
+    colour change is then refined onto the photo (:func:`photonas.refine.refine`), calibrated
+    to the style photo's colours when ``style`` holds them (:data:`photonas.refine.PIXELS`),
+    and blended with the photo by ``alpha`` (0 returns the photo).
+    """
+    max_side = check_mode(mode, max_side, raw=False)
+    if alpha == 0.0:
+        return content.float().clamp(0, 1)
+    if mode == "fast":  # the copy is small: one piece, whatever its padding
+        work = resize_long_side(content, max_side)
+        labels = None if content_labels is None else resize_labels(content_labels, work.shape[-2:])
+        styled = model.stylize(work, style, method=method, content_labels=labels, config=config)
+    else:
+        styled = stylize_highres(model, content, style, max_side=max_side, method=method, content_labels=content_labels, config=config)
+    return refine(
+        content, styled, style_pixels=style.points.get(PIXELS), content_labels=content_labels, alpha=alpha,
+        settings=refinement,
+    )
+
+
 __all__ = [
     "DEFAULT_MAX_SIDE",
     "MODES",
+    "WORK_SIDE",
+    "default_mode",
+    "stylize_photo",
     "apply_colour_grid",
     "check_mode",
     "fit_colour_grid",
