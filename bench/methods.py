@@ -27,12 +27,23 @@ from photonas.api import load_model
 from photonas.device import autocast, choose_device, convert_for_inference
 from photonas.io import image_to_tensor, load_image
 from photonas.model import StyleTransferModel
+from photonas.refine import colour_stats, flat_style_stand_in, refine
+from photonas.regions import auto_label_maps
 from photonas.transforms import EXACT_WCT, WCTConfig
 
+#: Suffix of a row that runs another row's method, then the photo-faithful stage (:mod:`photonas.refine`).
+REFINED = "+refine"
+#: Suffix of a preset's raw network output (the paper's); the plain preset name is the default output.
+RAW = "-raw"
+#: The default output with automatic regions (:mod:`photonas.regions`) when no label maps are given.
+AUTO = "photonas+auto"
 #: Every method the benchmark knows, in leaderboard order.
-METHOD_NAMES: tuple[str, ...] = ("photonas", "photonet", "adain", "wct", *BASELINES, *CLASSICAL, "dpst")
+METHOD_NAMES: tuple[str, ...] = (
+    "photonas", "photonas-raw", AUTO, "photonet", "photonet-raw", "adain", "adain+refine", "wct", "wct+refine",
+    *(name + suffix for name in BASELINES for suffix in ("", REFINED)), *CLASSICAL, "mk+refine", "dpst",
+)
 #: The methods run when none are named (``dpst`` needs the DPST data and is added by the runner).
-DEFAULT_METHODS: tuple[str, ...] = ("photonas", "photonet", "adain", "wct", *BASELINES, *CLASSICAL)
+DEFAULT_METHODS: tuple[str, ...] = tuple(m for m in METHOD_NAMES if m != "dpst")
 #: The method whose median time every ratio divides by.
 REFERENCE_METHOD = "photonas"
 
@@ -188,7 +199,49 @@ class ReferenceMethod:
         return resize_rgb(load_image(path, name=f"{self.name} output").rgb, (content.shape[1], content.shape[0]))
 
 
-Method = NeuralMethod | BaselineMethod | ClassicalMethod | ReferenceMethod
+def _tensor(rgb: np.ndarray) -> torch.Tensor:
+    return image_to_tensor(rgb.astype(np.float32))
+
+
+@dataclass(frozen=True)
+class RefinedMethod:
+    """Another method's output carried onto the photo by the photo-faithful stage.
+
+    The inner method decides the colours; :func:`photonas.refine.refine` fits them as smooth
+    local colour maps, calibrates them to the style photo's colours (per region with label
+    maps) and applies them to the content's own pixels. ``auto`` adds automatic regions
+    (:func:`photonas.regions.auto_label_maps` on the model's encoder) when no label maps are given.
+    """
+
+    name: str
+    inner: NeuralMethod | BaselineMethod | ClassicalMethod
+    auto: bool = False
+    kind: str = "refined"
+    timed: bool = True
+
+    def run(
+        self,
+        content: np.ndarray,
+        style: np.ndarray,
+        content_labels: np.ndarray | None = None,
+        style_labels: np.ndarray | None = None,
+        *,
+        pair: str | None = None,
+    ) -> np.ndarray:
+        c, s = _tensor(content), _tensor(style)
+        if self.auto and content_labels is None:
+            model = self.inner.model
+            with torch.inference_mode():
+                dev = next(model.parameters()).device
+                c_lab, s_lab = auto_label_maps(model.encode, c.to(dev), s.to(dev))
+            content_labels, style_labels = c_lab[0].cpu().numpy(), s_lab[0].cpu().numpy()
+        styled = self.inner.run(content, style, content_labels, style_labels, pair=pair)
+        c_lab, s_lab = _label_tensor(content_labels, torch.device("cpu")), _label_tensor(style_labels, torch.device("cpu"))
+        out = refine(c, _tensor(styled), style_pixels=colour_stats(flat_style_stand_in(s), s_lab), content_labels=c_lab)
+        return out[0].permute(1, 2, 0).numpy()
+
+
+Method = NeuralMethod | BaselineMethod | ClassicalMethod | ReferenceMethod | RefinedMethod
 
 
 def parse_method_spec(spec: str) -> tuple[str, str | None]:
@@ -199,7 +252,7 @@ def parse_method_spec(spec: str) -> tuple[str, str | None]:
         raise ValueError(f"bad method {spec!r}: use a name ({', '.join(METHOD_NAMES)}) or name=path")
     if sep and not path.strip():
         raise ValueError(f"bad method {spec!r}: name=path needs a path")
-    if not sep and name not in METHOD_NAMES:
+    if not sep and name not in METHOD_NAMES and not (name.endswith(REFINED) and name[: -len(REFINED)] in METHOD_NAMES):
         raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHOD_NAMES)} or give name=path")
     return name, (path.strip() if sep else None)
 
@@ -240,36 +293,54 @@ def build_methods(
 
     methods: list[Method] = []
     skipped: list[Skipped] = []
+
+    def one(name: str, path: str | None) -> Method | Skipped:
+        return _build_one(name, path, sources, model, device, dpst_results, precision)
+
     for name, path in parsed:
-        if name in CLASSICAL and path is None:
-            methods.append(ClassicalMethod(name, CLASSICAL[name]))
-            continue
-        if name == "dpst" and path is None:
-            folder = Path(dpst_results) if dpst_results is not None else None
-            if folder is None or not folder.is_dir():
-                skipped.append(Skipped(name, f"no published DPST outputs at {folder} (pass --data)"))
+        if name.endswith(REFINED) or name == AUTO or name in ("photonas", "photonet"):
+            base = {AUTO: "photonas"}.get(name, name.removesuffix(REFINED))
+            inner = one(base + RAW if base in ("photonas", "photonet") else base, path)
+            if isinstance(inner, Skipped):
+                skipped.append(Skipped(name, inner.reason))
             else:
-                methods.append(ReferenceMethod(name, folder))
+                methods.append(RefinedMethod(name, inner, auto=name == AUTO))
             continue
-        if name in BASELINES:
-            baseline = _load_baseline(name, path, device, precision)
-            if isinstance(baseline, Skipped):
-                skipped.append(baseline)
-            else:
-                methods.append(BaselineMethod(name, baseline, precision=precision))
-            continue
-        base = name if name in ("adain", "wct") else None
-        source = path or (sources.get("photonas", "photonas") if base else name)
-        loaded = model(source)
-        if isinstance(loaded, Skipped):
-            skipped.append(Skipped(name, loaded.reason))
-        elif base == "adain":
-            methods.append(NeuralMethod(name, loaded, "adain", precision=precision))
-        elif base == "wct":
-            methods.append(NeuralMethod(name, loaded, "wct", EXACT_WCT, precision=precision))
-        else:
-            methods.append(NeuralMethod(name, loaded, "wct", precision=precision))
+        built = one(name, path)
+        (skipped if isinstance(built, Skipped) else methods).append(built)
     return methods, skipped
+
+
+def _build_one(
+    name: str,
+    path: str | None,
+    sources: dict[str, str],
+    model: Callable[[str], StyleTransferModel | Skipped],
+    device: torch.device,
+    dpst_results: str | os.PathLike | None,
+    precision: str,
+) -> Method | Skipped:
+    """One unrefined row: a classical method, the published DPST outputs, a baseline or a neural model."""
+    if name in CLASSICAL and path is None:
+        return ClassicalMethod(name, CLASSICAL[name])
+    if name == "dpst" and path is None:
+        folder = Path(dpst_results) if dpst_results is not None else None
+        if folder is None or not folder.is_dir():
+            return Skipped(name, f"no published DPST outputs at {folder} (pass --data)")
+        return ReferenceMethod(name, folder)
+    if name in BASELINES:
+        baseline = _load_baseline(name, path, device, precision)
+        return Skipped(name, baseline.reason) if isinstance(baseline, Skipped) else BaselineMethod(name, baseline, precision=precision)
+    base = name if name in ("adain", "wct") else None
+    source = path or (sources.get("photonas", "photonas") if base else name.removesuffix(RAW))
+    loaded = model(source)
+    if isinstance(loaded, Skipped):
+        return Skipped(name, loaded.reason)
+    if base == "adain":
+        return NeuralMethod(name, loaded, "adain", precision=precision)
+    if base == "wct":
+        return NeuralMethod(name, loaded, "wct", EXACT_WCT, precision=precision)
+    return NeuralMethod(name, loaded, "wct", precision=precision)
 
 
 __all__ = [
@@ -280,6 +351,7 @@ __all__ = [
     "ClassicalMethod",
     "Method",
     "NeuralMethod",
+    "RefinedMethod",
     "ReferenceMethod",
     "Skipped",
     "build_methods",

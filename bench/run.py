@@ -77,6 +77,11 @@ METRICS: dict[str, str] = {
     "region_swd_lab": "↓",
 }
 GRID_CELL = 128
+#: A neural row whose mean reconstruction PSNR over the pairs' contents is below this is
+#: shown as untrained and left out of the quality rank: a rank must not rest on a broken rival.
+UNTRAINED_PSNR = 15.0
+#: The rows the pair-by-pair comparison puts side by side: (ours, rival).
+HEAD_TO_HEAD = ("photonas", "mk")
 
 
 @dataclass(frozen=True)
@@ -199,6 +204,36 @@ def score(pair: Pair, output: np.ndarray, style_grams: dict, encoder: VGGEncoder
     return row
 
 
+def _network(method: Method):
+    """The encoder–decoder under a row (refined rows included), or None for a training-free one."""
+    inner = getattr(method, "inner", method)
+    return getattr(inner, "model", None)
+
+
+def reconstruction_psnr(pairs: Sequence[Pair], methods: Sequence[Method]) -> dict[str, float]:
+    """Mean reconstruction PSNR (dB) over the pairs' contents of every row that has a network.
+
+    Each network is measured once (rows sharing one share the figure). A style transfer cannot
+    be better than its auto-encoder, so this says whether a neural row is trained at all.
+    """
+    by_model: dict[int, float] = {}
+    result: dict[str, float] = {}
+    for method in methods:
+        net = _network(method)
+        if net is None or not hasattr(net, "reconstruct"):
+            continue
+        if id(net) not in by_model:
+            device = next(net.parameters()).device
+            values = []
+            for pair in pairs:
+                with torch.inference_mode():
+                    out = net.reconstruct(torch.from_numpy(pair.content).permute(2, 0, 1)[None].to(device))
+                values.append(metrics.psnr(pair.content.astype(np.float64), out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float64)))
+            by_model[id(net)] = float(np.mean(values))
+        result[method.name] = by_model[id(net)]
+    return result
+
+
 def _timed(method: Method, pair: Pair, masked: bool) -> tuple[np.ndarray, float]:
     labels = (pair.content_labels, pair.style_labels) if masked else (None, None)
     start = time.perf_counter()
@@ -242,8 +277,18 @@ def run_benchmark(
 # ---- reports -----------------------------------------------------------------------------
 
 
-def summarise(records: list[dict[str, Any]], skipped: Sequence[Skipped], order: Sequence[str]):
-    """Leaderboard table (pandas): metric means, median seconds and ratio over PhotoNAS, one row per method."""
+def summarise(
+    records: list[dict[str, Any]], skipped: Sequence[Skipped], order: Sequence[str], recon: dict[str, float] | None = None
+):
+    """Leaderboard table (pandas): metric means, median seconds and ratio over PhotoNAS, one row per method.
+
+    ``recon`` (row → reconstruction PSNR) adds a ``recon_psnr`` column; rows under
+    :data:`UNTRAINED_PSNR` get the status "untrained" with the command that trains them and
+    are left out of the quality rank.
+    """
+    from bench.baselines import BASELINES, train_command
+
+    recon = recon or {}
     import pandas as pd
 
     frame = pd.DataFrame(records)
@@ -260,10 +305,17 @@ def summarise(records: list[dict[str, Any]], skipped: Sequence[Skipped], order: 
             row[metric] = float(part[metric].mean()) if metric in part and part[metric].notna().any() else math.nan
         row["median_s"] = float(part["seconds"].median()) if part["seconds"].notna().any() else math.nan
         row["ratio_vs_photonas"] = row["median_s"] / reference if reference and not math.isnan(reference) else math.nan
+        row["recon_psnr"] = recon.get(name, math.nan)
+        if row["recon_psnr"] < UNTRAINED_PSNR:
+            base = name.split("+")[0].removesuffix("-raw")
+            how = train_command(base) if base in BASELINES else f"python train/train_decoder.py --code {base}"
+            row["status"] = f"untrained ({row['recon_psnr']:.1f} dB < {UNTRAINED_PSNR:g}): train with `{how}`"
         rows.append(row)
     table = pd.DataFrame(rows)
     if not table.empty:
-        table["quality_rank"] = quality_rank(table)
+        ranked = table["status"] == "ok"
+        table["quality_rank"] = math.nan
+        table.loc[ranked, "quality_rank"] = quality_rank(table[ranked])
     for skip in skipped:
         table = pd.concat([table, pd.DataFrame([{"method": skip.name, "status": f"skipped: {skip.reason}", "n": 0}])], ignore_index=True)
     return table
@@ -294,7 +346,7 @@ def _fmt(value: Any) -> str:
 
 def leaderboard_markdown(table, facts: dict[str, Any], settings: dict[str, Any]) -> str:
     """The leaderboard as Markdown: one row per method, skipped rows with their reason."""
-    columns = ["method", *[m for m in METRICS if m in table], "quality_rank", "median_s", "ratio_vs_photonas", "n", "status"]
+    columns = ["method", *[m for m in METRICS if m in table], "quality_rank", "median_s", "ratio_vs_photonas", "recon_psnr", "n", "status"]
     header = [c if c not in METRICS else f"{c} {METRICS[c]}" for c in columns]
     lines = [
         f"# Benchmark on {facts.get('cuda_device', facts['device'])} ({facts['cpu_count']} CPUs, torch {facts['torch']})",
@@ -304,12 +356,58 @@ def leaderboard_markdown(table, facts: dict[str, Any], settings: dict[str, Any])
             "Metric columns are means over pairs and mask modes; `median_s` is the median seconds per "
             "image (style statistics included, warm-up excluded); `ratio_vs_photonas` divides it by "
             "PhotoNAS's median from this run; `quality_rank` ranks the mean of each method's rank on "
-            "every quality metric (1 = best)."
+            "every quality metric (1 = best); `recon_psnr` is the row's network's mean reconstruction "
+            f"PSNR over the contents (rows under {UNTRAINED_PSNR:g} dB are untrained and unranked). "
+            "`photonas` and `photonet` are the default photo-faithful output, `-raw` the paper's network "
+            "output, `+refine` another row's output through the same refinement (`mk+refine`: driven by "
+            "Monge–Kantorovich instead of a network), `photonas+auto` the default output with automatic "
+            "regions when no label maps are given."
         ),
         "",
         *markdown_table(header, ([_fmt(row.get(c, math.nan)) for c in columns] for _, row in table.iterrows())),
     ]
     return "\n".join(lines) + "\n"
+
+
+def by_mask_mode_markdown(records: list[dict[str, Any]]) -> str:
+    """Metric means per method and mask mode (off: no label maps; on: the data's label maps)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(records)
+    if frame.empty:
+        return ""
+    metric_cols = [m for m in METRICS if m in frame]
+    table = frame.groupby(["method", "masks"], sort=False)[metric_cols].mean().reset_index()
+    header = ["method", "masks", *[f"{m} {METRICS[m]}" for m in metric_cols]]
+    body = ([row["method"], "on" if row["masks"] else "off", *[_fmt(float(row[m])) for m in metric_cols]] for _, row in table.iterrows())
+    return "\n".join(["## By mask mode", "", *markdown_table(header, body)]) + "\n"
+
+
+def head_to_head_markdown(records: list[dict[str, Any]], ours: str = HEAD_TO_HEAD[0], rival: str = HEAD_TO_HEAD[1]) -> str:
+    """Pair by pair (and mask mode): on how many of them ``ours`` beats ``rival`` on more metrics than it loses."""
+    import pandas as pd
+
+    frame = pd.DataFrame(records)
+    if frame.empty or not {ours, rival} <= set(frame["method"]):
+        return ""
+    keyed = frame.set_index(["pair", "masks", "method"])
+    wins = total = 0
+    for (pair, masked), _ in frame.groupby(["pair", "masks"]):
+        if (pair, masked, ours) not in keyed.index or (pair, masked, rival) not in keyed.index:
+            continue
+        a, b = keyed.loc[(pair, masked, ours)], keyed.loc[(pair, masked, rival)]
+        score = 0
+        for metric, better in METRICS.items():
+            if metric in a and pd.notna(a[metric]) and pd.notna(b[metric]) and a[metric] != b[metric]:
+                score += 1 if (a[metric] > b[metric]) == (better == "↑") else -1
+        wins += score > 0
+        total += 1
+    worst = frame.loc[frame["method"] == ours, "edge_ssim"].min()
+    return (
+        f"## {ours} against {rival}, pair by pair\n\n{ours} beats {rival} (better on more metrics than worse) on "
+        f"{wins} of {total} pair and mask-mode cases ({wins / max(total, 1):.0%}). Worst pair's edge_ssim for {ours}: "
+        f"{worst:.3f}.\n"
+    )
 
 
 def scatter_plot(table, path: Path) -> None:
@@ -371,12 +469,13 @@ def write_results(
     settings: dict[str, Any],
     order: Sequence[str],
     speed: Any = None,
+    recon: dict[str, float] | None = None,
 ) -> Any:
     """results.json, results.csv, leaderboard.md (with the speed tables) and scatter.png; returns the leaderboard."""
     import pandas as pd
 
     out.mkdir(parents=True, exist_ok=True)
-    table = summarise(records, skipped, order)
+    table = summarise(records, skipped, order, recon)
     payload = {
         "machine": facts,
         "settings": settings,
@@ -387,6 +486,9 @@ def write_results(
     (out / "results.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     pd.DataFrame(records).to_csv(out / "results.csv", index=False)
     board = leaderboard_markdown(table, facts, settings)
+    for extra in (by_mask_mode_markdown(records), head_to_head_markdown(records)):
+        if extra:
+            board += "\n" + extra
     if speed is not None:
         board += "\n" + speed_markdown(speed, facts)
     (out / "leaderboard.md").write_text(board)
@@ -463,9 +565,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     encoder = VGGEncoder().to(device).eval()  # float32 for every metric, whatever precision the methods run in
     start = time.perf_counter()
     records, outputs = run_benchmark(pairs, methods, mask_modes, encoder)
+    recon = reconstruction_psnr(pairs, methods)
     settings["wall_seconds"] = round(time.perf_counter() - start, 3)
     order = [m.name for m in methods]
-    table = write_results(out, records, skipped, machine_facts(device), settings, order, speed_table)
+    table = write_results(out, records, skipped, machine_facts(device), settings, order, speed_table, recon)
     bundled = all(p.bundled for p in pairs)
     grid_path = out / "samples.png" if bundled else (args.samples_dir or REPO_ROOT / "runs" / "bench" / slug) / "samples.png"
     sample_grid(pairs[:6], outputs, order, grid_path)

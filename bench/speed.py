@@ -181,14 +181,14 @@ def method_calls(method, size: str, device: str | torch.device, seed: int = 0) -
     def timed(fn: Callable[[], Tensor]) -> Callable[[], Tensor]:
         return timed_call(fn, device)
 
-    if method.kind == "classical":
+    if method.kind in ("classical", "refined"):  # numpy in and out, converted inside the timed call
         c_np, s_np = (t[0].permute(1, 2, 0).cpu().numpy() for t in (content, style))
         return {"end_to_end": timed(lambda: torch.from_numpy(method.run(c_np, s_np)).permute(2, 0, 1)[None].to(device))}
     if method.kind == "baseline":
         return {"end_to_end": timed(lambda: method.model.stylize(content, style, config=method.config))}
     model = method.model
     calls = {"end_to_end": timed(lambda: model.stylize(content, style, method=method.transfer, config=method.config))}
-    if method.name in ("photonas", "photonet"):
+    if method.name in ("photonas-raw", "photonet-raw"):
         calls.update(stages(make_workload(model, size, device, method.transfer, seed)))
     return calls
 

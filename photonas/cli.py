@@ -6,7 +6,8 @@ Examples:
     photonas stylize content.jpg style.jpg -o out.png --content-mask content_seg.png --style-mask style_seg.png
     photonas preset style.jpg -o dusk.safetensors
     photonas stylize photos/ dusk.safetensors -o styled/
-    photonas stylize big.jpg style.jpg -o out.jpg --mode fast
+    photonas stylize big.jpg style.jpg -o out.jpg --mode exact
+    photonas stylize content.jpg style.jpg -o paper.jpg --raw
     photonas video in.mp4 style.jpg -o out.mp4
 
 Every command is a thin layer over :mod:`photonas.api`: the device is chosen and the model
@@ -51,7 +52,12 @@ examples:
       --content-mask content_seg.png --style-mask style_seg.png
   photonas stylize photos/ style.jpg -o styled/ --ext png
   photonas stylize photos/ dusk.safetensors -o styled/ --content-mask photos_seg/
-  photonas stylize 12mp.jpg style.jpg -o out.jpg --mode fast --max-side 1024
+  photonas stylize 12mp.jpg style.jpg -o out.jpg --mode exact
+  photonas stylize content.jpg style.jpg -o paper.png --raw     # the network's own output
+
+The default output is photo-faithful: the network decides the colours, the pixels come from
+the photo through smooth local colour maps. --raw gives the network's decoded output
+(the paper's PhotoNAS/PhotoNet result, with the decoder's softness and haloes).
 
 In batch mode (CONTENT is a folder) every image directly inside it is stylised with the
 same style, summarised once; a file that fails is reported and skipped, and the exit
@@ -63,7 +69,7 @@ examples:
   photonas video in.mp4 style.jpg -o out.mp4
   photonas video in.mp4 dusk.safetensors -o out.mp4 --mode fast --max-side 640
   photonas video in.mp4 style.jpg -o steadier.mp4 --smoothing 0.8
-  photonas video in.mp4 style.jpg -o per_frame.mp4 --per-frame
+  photonas video in.mp4 style.jpg -o per_frame.mp4 --raw
 """
 
 _PRESET_EXAMPLES = """\
@@ -163,15 +169,16 @@ def _add_resolution_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
         choices=("exact", "fast"),
-        default="exact",
-        help="exact: full resolution, in tiles above --max-side² pixels; fast: the network runs at --max-side "
-        "and a guided colour map restores full resolution (default: exact)",
+        default=None,
+        help="where the network runs. fast: on a copy scaled to --max-side; exact: at full resolution, in tiles "
+        "above --max-side² pixels (default: fast, or exact with --raw)",
     )
     parser.add_argument(
         "--max-side",
         type=_side,
         metavar="PX",
-        help="longest side the network runs on at once: tile size (exact) or working resolution (fast); default 1024",
+        help="longest side the network runs on at once: working resolution (fast; default 512, 1024 with --raw) "
+        "or tile size (exact; default 1024)",
     )
 
 
@@ -208,6 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_option(run)
     run.add_argument("--alpha", type=_fraction, default=1.0, metavar="A", help="style strength in [0, 1] (default: 1)")
     run.add_argument("--method", choices=("wct", "adain"), default="wct", help="feature transform (default: wct)")
+    run.add_argument(
+        "--raw",
+        action="store_true",
+        help="write the network's own decoded output (the paper's), not the photo-faithful default",
+    )
     run.add_argument(
         "--content-mask",
         type=Path,
@@ -273,9 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of the transfers' content statistics carried over, in [0, 1) (default: 0, off)",
     )
     video.add_argument(
+        "--raw",
         "--per-frame",
+        dest="raw",
         action="store_true",
-        help="stylise every frame on its own, as 'photonas stylize' would (flickers; for comparison)",
+        help="every frame's raw network output on its own, as 'photonas stylize --raw' gives it (the paper's; "
+        "flickers; for comparison)",
     )
     video.add_argument(
         "--crf",
@@ -397,6 +412,7 @@ def _stylize_to_file(args: argparse.Namespace, content, style, model: StyleTrans
         max_pixels=args.max_pixels,
         mode=args.mode,
         max_side=args.max_side,
+        raw=args.raw,
     )
     save_image(image, out, quality=args.quality)
 
@@ -511,7 +527,7 @@ def _video_command(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         mode=args.mode,
         max_side=args.max_side,
-        stable=not args.per_frame,
+        stable=not args.raw,
         smoothing=args.smoothing,
         stats_smoothing=args.stats_smoothing,
         crf=args.crf,

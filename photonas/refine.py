@@ -33,7 +33,7 @@ This departs from the paper's "no post-processing"; the raw network output stays
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -230,6 +230,80 @@ def flat_style_stand_in(style: Tensor) -> Tensor:
     return (mean + ramp).clamp(0, 1).to(style.dtype)
 
 
+@dataclass(frozen=True)
+class ColourMapping:
+    """A fitted photo-faithful colour change, ready to apply to the photo at any size.
+
+    Attributes:
+        grids: the whole image's grid (:data:`GLOBAL`) and one per region of the labels.
+        weight: the structure guard's share of the grids (1: all), the rest the global map.
+        fallback: the global map ``(T, b)`` (``(3, 3)``, ``(3,)`` float64) the guard slides to.
+    """
+
+    grids: dict[int, ColourGrid]
+    weight: float
+    fallback: tuple[Tensor, Tensor]
+
+    def apply(self, content: Tensor, labels: Tensor | None = None, alpha: float = 1.0) -> Tensor:
+        """``(1, 3, H, W)`` ``content`` through the mapping, blended with itself by ``alpha``; float32 in [0, 1]."""
+        content = content.float()
+        if alpha == 0.0:
+            return content.clamp(0, 1)
+        out = _apply_grids(self.grids, content, labels) if self.weight > 0 else None
+        if self.weight < 1:
+            fallback = _global_map(content, *self.fallback)
+            out = fallback if out is None else torch.lerp(fallback, out, self.weight)
+        return out if alpha == 1.0 else torch.lerp(content, out, alpha).clamp(0, 1)
+
+    def blend(self, previous: ColourMapping | None, keep: float) -> ColourMapping:
+        """These maps with ``keep`` of ``previous``'s mixed in (video: one frame to the next).
+
+        Grids of another shape or another set of regions (a new shot, a resized video) are not mixed.
+        """
+        if previous is None or keep == 0 or previous.grids.keys() != self.grids.keys():
+            return self
+        if any(previous.grids[k].coeffs.shape != g.coeffs.shape for k, g in self.grids.items()):
+            return self
+        grids = {k: replace(g, coeffs=torch.lerp(g.coeffs, previous.grids[k].coeffs, keep)) for k, g in self.grids.items()}
+        weight = (1 - keep) * self.weight + keep * previous.weight
+        fallback = tuple(torch.lerp(a, b, keep) for a, b in zip(self.fallback, previous.fallback))
+        return ColourMapping(grids, weight, fallback)
+
+
+def fit_mapping(
+    content: Tensor,
+    styled: Tensor,
+    *,
+    style_pixels: RegionStats | None = None,
+    content_labels: Tensor | None = None,
+    settings: Refinement = Refinement(),
+) -> ColourMapping:
+    """Steps 1, 2 and 4 of the module docstring: the calibrated, guarded colour maps of ``styled``.
+
+    Args:
+        content: ``(1, 3, H, W)`` the photo in [0, 1], any size (fitted on a copy at ``settings.fit_side``).
+        styled: ``(1, 3, h, w)`` its stylisation by any method, at any size of the same aspect.
+        style_pixels: the style photo's RGB statistics (:func:`colour_stats`; a
+            :class:`~photonas.style.StyleStats` holds them under :data:`PIXELS`); None skips
+            the calibration.
+        content_labels: ``(1, H, W)`` region labels: regions are calibrated and fitted one by one.
+        settings: grid and calibration settings.
+    """
+    if content.ndim != 4 or content.shape[:2] != (1, 3) or styled.ndim != 4 or styled.shape[:2] != (1, 3):
+        raise ValueError(f"refine takes (1, 3, H, W) images, got {tuple(content.shape)} and {tuple(styled.shape)}")
+    source = resize_long_side(content.float(), settings.fit_side)
+    target = styled.float()
+    if target.shape[-2:] != source.shape[-2:]:
+        target = F.interpolate(target, size=source.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
+    labels = None if content_labels is None else resize_labels(content_labels, source.shape[-2:])
+    if style_pixels is not None and settings.calibrate > 0:
+        target = calibrate_colours(target, style_pixels, labels, settings.calibrate)
+    grids = _fit_grids(source, target, labels, settings)
+    weight = _guard_weight(structure_kept(source, _apply_grids(grids, source, labels)))
+    fallback = colour_transport(colour_stats(source)[GLOBAL], colour_stats(target)[GLOBAL])
+    return ColourMapping(grids, weight, fallback)
+
+
 def refine(
     content: Tensor,
     styled: Tensor,
@@ -241,37 +315,10 @@ def refine(
 ) -> Tensor:
     """The photo-faithful output: ``styled``'s colour change carried onto ``content``'s own pixels.
 
-    Args:
-        content: ``(1, 3, H, W)`` the photo in [0, 1], any size.
-        styled: ``(1, 3, h, w)`` its stylisation by any method, at any size of the same aspect.
-        style_pixels: the style photo's RGB statistics (:func:`colour_stats`; a
-            :class:`~photonas.style.StyleStats` holds them under :data:`PIXELS`); None skips
-            the calibration.
-        content_labels: ``(1, H, W)`` region labels: regions are calibrated one by one.
-        alpha: style strength: 0 returns ``content``, 1 the full change.
-        settings: grid and calibration settings.
-
-    Returns:
-        ``(1, 3, H, W)`` float32 in [0, 1].
+    :func:`fit_mapping` then :meth:`ColourMapping.apply`; ``alpha`` 0 returns ``content``, 1
+    the full change. Returns ``(1, 3, H, W)`` float32 in [0, 1].
     """
-    if content.ndim != 4 or content.shape[:2] != (1, 3) or styled.ndim != 4 or styled.shape[:2] != (1, 3):
-        raise ValueError(f"refine takes (1, 3, H, W) images, got {tuple(content.shape)} and {tuple(styled.shape)}")
-    content = content.float()
     if alpha == 0.0:
-        return content.clamp(0, 1)
-    source = resize_long_side(content, settings.fit_side)
-    target = styled.float()
-    if target.shape[-2:] != source.shape[-2:]:
-        target = F.interpolate(target, size=source.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
-    if style_pixels is not None and settings.calibrate > 0:
-        labels = None if content_labels is None else resize_labels(content_labels, source.shape[-2:])
-        target = calibrate_colours(target, style_pixels, labels, settings.calibrate)
-    small_labels = None if content_labels is None else resize_labels(content_labels, source.shape[-2:])
-    grids = _fit_grids(source, target, small_labels, settings)
-    weight = _guard_weight(structure_kept(source, _apply_grids(grids, source, small_labels)))
-    out = _apply_grids(grids, content, content_labels) if weight > 0 else None
-    if weight < 1:
-        transform, bias = colour_transport(colour_stats(source)[GLOBAL], colour_stats(target)[GLOBAL])
-        fallback = _global_map(content, transform, bias)
-        out = fallback if out is None else torch.lerp(fallback, out, weight)
-    return out if alpha == 1.0 else torch.lerp(content, out, alpha).clamp(0, 1)
+        return content.float().clamp(0, 1)
+    mapping = fit_mapping(content, styled, style_pixels=style_pixels, content_labels=content_labels, settings=settings)
+    return mapping.apply(content, content_labels, alpha)

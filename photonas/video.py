@@ -3,10 +3,10 @@
 Per-frame stylisation flickers for two reasons. The network is not shift-equivariant (its
 pooling grid and decoder leave fine, frame-specific detail), so a camera move changes the
 texture of every pixel; and every WCT whitens with the statistics of the frame at hand. The
-stable path (:class:`StableStylizer`) therefore keeps the network for *what colours go where*
-and takes every pixel from the input frame: each frame's stylisation is fitted as a bilateral
-grid of local affine colour maps (:mod:`photonas.colour_grid`), the maps are averaged with
-the previous frame's (reset at a cut), and applied to the frame itself. The output is then a
+stable path (:class:`StableStylizer`, the default) is the photo-faithful output of
+:mod:`photonas.refine` carried over time: the network decides *what colours go where*, each
+frame's result is fitted as calibrated local colour maps, the maps are averaged with the
+previous frame's (reset at a cut), and applied to the frame itself. The output is then a
 smooth function of the input, and inherits its temporal coherence.
 
 Measured on synthetic camera moves (``bench/video.py``, ``bench/results/``): the projection
@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -36,11 +36,12 @@ from torch import Tensor
 from tqdm import tqdm
 
 from photonas.api import ModelSource, StyleSource, load_model, style_preset
-from photonas.highres import check_mode, stylize_highres
-from photonas.colour_grid import ColourGrid, apply_colour_grid, fit_colour_grid, resize_long_side
+from photonas.colour_grid import apply_colour_grid, fit_colour_grid, resize_long_side
+from photonas.highres import check_mode, default_mode, stylize_highres
 from photonas.highres.stats import Moments, NormTable, transfer_map
 from photonas.model import StyleTransferModel
 from photonas.padding import crop, pad_to_grid
+from photonas.refine import PIXELS, ColourMapping, Refinement, fit_mapping
 from photonas.style import StyleStats
 from photonas.transforms import WCTConfig
 
@@ -134,16 +135,18 @@ class StableStylizer:
     Args:
         model: the network.
         style: the style, summarised once for ``model``.
-        alpha: style strength in [0, 1].
+        alpha: style strength in [0, 1] (stable: a blend with the frame; per frame: the
+            transfers' feature blend).
         method: ``"wct"`` or ``"adain"``.
         mode: ``"exact"``: the network sees the whole frame (in tiles above ``max_side²``
-            pixels); ``"fast"``: the frame scaled to ``max_side`` on its long side.
-        max_side: tile size (exact) or working resolution (fast); the colour maps are fitted
-            at most at this size as well.
-        stable: False stylises every frame on its own, as :func:`photonas.stylize` would
-            (the baseline the stable path is measured against).
+            pixels); ``"fast"``: the frame scaled to ``max_side`` on its long side. Default:
+            fast for the stable path, exact per frame.
+        max_side: tile size (exact) or working resolution (fast, default 512 stable, 1024 per frame).
+        stable: False stylises every frame on its own with the raw network output, as
+            ``photonas.stylize(raw=True)`` would (the paper's output; it flickers).
         smoothing: share of the previous frame's colour maps kept, in [0, 1).
         stats_smoothing: share of the content statistics carried over, in [0, 1) (0: off).
+        refinement: settings of the photo-faithful colour maps (stable path).
         config: regularisation of the whitening.
     """
 
@@ -154,27 +157,30 @@ class StableStylizer:
         *,
         alpha: float = 1.0,
         method: str = "wct",
-        mode: str = "exact",
+        mode: str | None = None,
         max_side: int | None = None,
         stable: bool = True,
         smoothing: float = DEFAULT_SMOOTHING,
         stats_smoothing: float = 0.0,
+        refinement: Refinement = Refinement(),
         config: WCTConfig = WCTConfig(),
     ) -> None:
         model.check_style_stats(style)
-        self.max_side = check_mode(mode, max_side)
-        self.model, self.style, self.mode, self.stable = model, style, mode, stable
+        self.mode = default_mode(raw=not stable) if mode is None else mode
+        self.max_side = check_mode(self.mode, max_side, raw=not stable)
+        self.model, self.style, self.stable, self.alpha, self.refinement = model, style, stable, alpha, refinement
         self.smoothing = check_smoothing(smoothing)
-        self._kwargs = {"alpha": alpha, "method": method, "config": config}
+        # the stable path blends with the frame in pixels; the per-frame path blends features
+        self._kwargs = {"alpha": 1.0 if stable else alpha, "method": method, "config": config}
         self._statistics = (
             SmoothedStatistics(model, style, smoothing=stats_smoothing, **self._kwargs) if stats_smoothing else None
         )
-        self._grid: ColourGrid | None = None
+        self._mapping: ColourMapping | None = None
         self._thumb: Tensor | None = None
 
     def reset(self) -> None:
         """Forget the previous frames (start of a new shot or a new video)."""
-        self._grid = self._thumb = None
+        self._mapping = self._thumb = None
         if self._statistics is not None:
             self._statistics.reset()
 
@@ -191,16 +197,11 @@ class StableStylizer:
         self._thumb = thumb
         work = frame if self.mode == "exact" else resize_long_side(frame, self.max_side)
         styled = self._network(work).float()
-        if not self.stable and work is frame:
-            return styled
-        source, target = resize_long_side(work, self.max_side), resize_long_side(styled, self.max_side)
-        grid = fit_colour_grid(source.float(), target)
-        if self.stable:
-            previous = self._grid
-            if previous is not None and previous.coeffs.shape == grid.coeffs.shape and self.smoothing:
-                grid = replace(grid, coeffs=torch.lerp(grid.coeffs, previous.coeffs, self.smoothing))
-            self._grid = grid
-        return apply_colour_grid(grid, frame)
+        if not self.stable:  # the raw output; fast mode carries it to full size on a fine grid
+            return styled if work is frame else apply_colour_grid(fit_colour_grid(work.float(), styled), frame)
+        mapping = fit_mapping(frame, styled, style_pixels=self.style.points.get(PIXELS), settings=self.refinement)
+        self._mapping = mapping.blend(self._mapping, self.smoothing)
+        return self._mapping.apply(frame, alpha=self.alpha)
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ def stylize_video(
     model: ModelSource = "photonas",
     *,
     alpha: float = 1.0,
-    mode: str = "exact",
+    mode: str | None = None,
     max_side: int | None = None,
     stable: bool = True,
     smoothing: float = DEFAULT_SMOOTHING,
@@ -278,11 +279,13 @@ def stylize_video(
         model: ``"photonas"`` (default), ``"photonet"``, a folder, a Hub repo id, or a model.
         alpha: style strength in [0, 1].
         mode: ``"exact"``: the network sees each whole frame (in tiles above ``max_side²``
-            pixels); ``"fast"``: it sees the frame scaled to ``max_side`` (default 1024).
+            pixels); ``"fast"``: it sees the frame scaled to ``max_side``. Default: fast for
+            the stable path, exact per frame.
         max_side: tile size (exact) or working resolution (fast), see :func:`photonas.stylize`.
-        stable: True (default): every frame is the input frame under smooth local colour maps
-            fitted to the network's result and carried across frames (no flicker); False:
-            each frame stylised on its own, as :func:`photonas.stylize` would (flickers).
+        stable: True (default): the photo-faithful output (:mod:`photonas.refine`), every
+            frame the input frame under calibrated local colour maps fitted to the network's
+            result and carried across frames (no flicker); False: each frame's raw network
+            output, as ``photonas.stylize(raw=True)`` gives it (the paper's; flickers).
         smoothing: share of the previous frame's colour maps kept, in [0, 1) (stable only).
         stats_smoothing: share of the transfers' content statistics carried from frame to
             frame, in [0, 1); 0 (default) is off: it did not reduce flicker in our measurements.
@@ -297,7 +300,8 @@ def stylize_video(
         ModuleNotFoundError: PyAV is not installed.
     """
     av = require_av()
-    max_side = check_mode(mode, max_side)
+    mode = default_mode(raw=not stable) if mode is None else mode
+    max_side = check_mode(mode, max_side, raw=not stable)
     check_smoothing(smoothing)
     check_smoothing(stats_smoothing, "stats_smoothing")
     if not 0 <= int(crf) <= 51:

@@ -75,6 +75,18 @@ def test_stylize_single_image(
     assert str(out) in capsys.readouterr().out
 
 
+def test_raw_writes_the_network_output(model_dir: Path, content: Path, style: Path, tmp_path: Path) -> None:
+    """--raw is stylize(raw=True) (the paper's output); without it, the photo-faithful default."""
+    from photonas.api import stylize
+
+    for flag, raw in (("--raw", True), (None, False)):
+        out = tmp_path / f"{raw}.png"
+        assert _run("stylize", content, style, "-o", out, "--model", model_dir, *([flag] if flag else [])) == 0
+        expected = stylize(content, style, str(model_dir), device="cpu", raw=raw)
+        assert np.array_equal(np.asarray(_opened(out)), np.asarray(expected))
+    assert not np.array_equal(np.asarray(_opened(tmp_path / "True.png")), np.asarray(_opened(tmp_path / "False.png")))
+
+
 def test_stylize_adain_jpeg(model_dir: Path, content: Path, style: Path, tmp_path: Path) -> None:
     out = tmp_path / "result.JPG"
     argv = ("stylize", content, style, "-o", out, "--model", model_dir, "--method", "adain", "--alpha", "0.5")

@@ -16,7 +16,7 @@ from bench.temporal import camera_clip, input_flows, warping_error
 from photonas import StyleTransferModel
 from photonas.api import load_model
 from photonas.cli import main
-from photonas.colour_grid import apply_colour_grid, fit_colour_grid
+from photonas.refine import PIXELS, refine
 from photonas.style import StyleStats
 from photonas.video import SmoothedStatistics, StableStylizer, stylize_video
 from tests.helpers import gradient_photo
@@ -113,12 +113,12 @@ def test_unstable_path_is_per_frame_stylisation(untrained: StyleTransferModel, s
 
 
 def test_stable_path_is_a_colour_map_of_each_frame(untrained: StyleTransferModel, style: StyleStats) -> None:
-    """The first frame is the per-frame result refitted as colour maps of the frame; the next blends in its maps."""
+    """The first frame is the photo-faithful output of the frame (photonas.refine); the next blends in its maps."""
     frames = _frames(1)
     frames = torch.stack([frames[0], frames[0].roll(2, dims=-1)])  # the camera moves: same shot
     with torch.inference_mode():
         first = untrained.stylize(frames[0], style).float()
-        expected = apply_colour_grid(fit_colour_grid(frames[0], first), frames[0])
+        expected = refine(frames[0], first, style_pixels=style.points.get(PIXELS))
         smooth, alone = StableStylizer(untrained, style), StableStylizer(untrained, style, smoothing=0.0)
         torch.testing.assert_close(smooth(frames[0]), expected)
         torch.testing.assert_close(alone(frames[0]), expected)

@@ -57,7 +57,7 @@ def calls():
 
 
 #: (method, stage): PhotoNAS-family models per stage, every other method end to end only.
-CASES = [(m, stage) for m in METHODS for stage in (STAGES if parse_method_spec(m)[0] in ("photonas", "photonet") else ("end_to_end",))]
+CASES = [(m, stage) for m in METHODS for stage in (STAGES if parse_method_spec(m)[0] in ("photonas-raw", "photonet-raw") else ("end_to_end",))]
 
 
 @pytest.mark.parametrize("device", DEVICES)
