@@ -27,7 +27,7 @@ from photonas.api import load_model
 from photonas.device import autocast, choose_device, convert_for_inference
 from photonas.io import image_to_tensor, load_image
 from photonas.model import StyleTransferModel
-from photonas.refine import colour_stats, flat_style_stand_in, refine
+from photonas.refine import Refinement, colour_stats, flat_style_stand_in, refine
 from photonas.regions import auto_label_maps
 from photonas.transforms import EXACT_WCT, WCTConfig
 
@@ -237,7 +237,10 @@ class RefinedMethod:
             content_labels, style_labels = c_lab[0].cpu().numpy(), s_lab[0].cpu().numpy()
         styled = self.inner.run(content, style, content_labels, style_labels, pair=pair)
         c_lab, s_lab = _label_tensor(content_labels, torch.device("cpu")), _label_tensor(style_labels, torch.device("cpu"))
-        out = refine(c, _tensor(styled), style_pixels=colour_stats(flat_style_stand_in(s), s_lab), content_labels=c_lab)
+        settings = Refinement(separate_regions=False) if self.auto else Refinement()
+        out = refine(
+            c, _tensor(styled), style_pixels=colour_stats(flat_style_stand_in(s), s_lab), content_labels=c_lab, settings=settings
+        )
         return out[0].permute(1, 2, 0).numpy()
 
 

@@ -43,10 +43,10 @@ DEVICE = next(MODELS[DEFAULT_CHOICE].decoder.parameters()).device
 WORKING_SIZE = "Working size"
 RESOLUTIONS: dict[str, str | None] = {
     WORKING_SIZE: None,
-    "Full size, fast (network at working size, colours carried to full size)": "fast",
+    "Full size (network at 512 px, colours carried onto the full photo)": "fast",
 }
 if DEVICE.type == "cuda":
-    RESOLUTIONS["Full size, exact (network in tiles at full size)"] = "exact"
+    RESOLUTIONS["Full size, network at full size (in tiles)"] = "exact"
 HIGH_RES = {"mode", "max_side"} <= set(inspect.signature(photonas.stylize).parameters)
 
 
@@ -145,9 +145,11 @@ def region_masks(
 
 
 @on_gpu
-def _stylize(content: Image.Image, style: Image.Image, choice: str, alpha: float, masks, sizes: dict) -> Image.Image:
+def _stylize(
+    content: Image.Image, style: Image.Image, choice: str, alpha: float, masks, sizes: dict, raw: bool = False
+) -> Image.Image:
     return photonas.stylize(
-        content, style, model=MODELS[choice], alpha=alpha, masks=masks, max_pixels=MAX_PIXELS, **sizes
+        content, style, model=MODELS[choice], alpha=alpha, masks=masks, max_pixels=MAX_PIXELS, raw=raw, **sizes
     )
 
 
@@ -200,10 +202,12 @@ def stylize_request(
     content_paint: dict | None = None,
     style_paint: dict | None = None,
     resolution: str = WORKING_SIZE,
+    raw: bool = False,
 ) -> tuple[tuple[Image.Image, Image.Image], str, str]:
     """Stylise ``content`` with ``style``; returns (before, after), a timing line and the download's path.
 
     The before/after pair is shown at working size; the download is the result at full size.
+    ``raw`` gives the network's own output (the paper's) instead of the photo-faithful default.
     """
     if content is None or style is None:
         raise gr.Error("Upload a content photo and a style photo, or pick an example below.")
@@ -213,20 +217,21 @@ def stylize_request(
         offered = list(RESOLUTIONS) if HIGH_RES else [WORKING_SIZE]
         raise gr.Error(f"Unknown resolution {resolution!r}: choose one of {', '.join(offered)}.")
     mode, side = RESOLUTIONS[resolution], max_side()
-    sizes = {} if mode is None else {"mode": mode, "max_side": side}
+    # fast mode runs the network at photonas's working size; exact mode tiles at the demo's size
+    sizes = {} if mode is None else {"mode": mode, **({"max_side": side} if mode == "exact" else {})}
     start = time.perf_counter()
     try:
         masks = region_masks(content_map, style_map, content_paint, style_paint)
         content_image = fit(content, "content image", None if mode else side)
         style_image = fit(style, "style image", side)
-        result = _stylize(content_image, style_image, model, alpha, masks, sizes)
+        result = _stylize(content_image, style_image, model, alpha, masks, sizes, raw)
     except gr.Error:  # already worded for the visitor (gr.Error is a ValueError too)
         raise
     except ValueError as err:  # photonas.ImageError and the library's other input errors
         raise gr.Error(without_folders(str(err), content, style, content_map, style_map)) from err
     seconds = time.perf_counter() - start
     width, height = result.size
-    settings = f"{model}, strength {alpha:.2f}" + ("" if masks is None else ", with regions")
+    settings = f"{model}{' raw output' if raw else ''}, strength {alpha:.2f}" + ("" if masks is None else ", with regions")
     settings += "" if mode is None else f", {mode} full size"
     info = f"**{width}×{height} px** in **{seconds:.1f} s** on {DEVICE.type.upper()} ({settings})"
     return (shrunk(content_image, side), shrunk(result, side)), info, save_download(result)

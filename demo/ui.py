@@ -19,7 +19,12 @@ from photonas.presets import PRESETS
 
 EXAMPLES_DIR = Path(photonas.__file__).parent / "examples"
 #: (content, style) pairs from the photos bundled with photonas (freely licensed, see their README).
-EXAMPLE_PAIRS = (("rocket.jpg", "coffee.jpg"), ("chelsea.jpg", "rocket.jpg"), ("coffee.jpg", "chelsea.jpg"))
+EXAMPLE_PAIRS = (
+    ("mountain_day.jpg", "sunset.jpg"),
+    ("mountain_day.jpg", "autumn.jpg"),
+    ("creek_overcast.jpg", "golden_hour.jpg"),
+    ("bridge_day.jpg", "sunset.jpg"),
+)
 
 MAX_FILE_SIZE = "25mb"
 # The queue: requests beyond this many at once wait their turn (a CPU is already busy with
@@ -108,6 +113,12 @@ def build_demo() -> gr.Blocks:
                         resolution = gr.Radio(
                             list(RESOLUTIONS), value=WORKING_SIZE, label="Output size", visible=HIGH_RES
                         )
+                        raw = gr.Checkbox(
+                            False,
+                            label="Raw network output (the paper's)",
+                            info="Off: the network picks the colours and the photo keeps its own pixels, "
+                            "so edges and texture stay sharp. On: the network's decoded image, as published.",
+                        )
                         with gr.Accordion("Regions (optional)", open=False) as regions:
                             gr.Markdown(REGIONS_HELP)
                             with gr.Tab("Paint"), gr.Row():
@@ -139,7 +150,7 @@ def build_demo() -> gr.Blocks:
         )
         run.click(
             stylize_request,
-            inputs=[content, style, model, alpha, content_map, style_map, content_paint, style_paint, resolution],
+            inputs=[content, style, model, alpha, content_map, style_map, content_paint, style_paint, resolution, raw],
             outputs=[result, info, download],
             api_name="stylize",
             concurrency_limit=2 if DEVICE.type == "cuda" else 1,

@@ -52,9 +52,9 @@ def count_frames(path: str, limit: int) -> int:
 
 
 @on_gpu
-def _stylize_video(video: str, style, choice: str, alpha: float, output: str, side: int):
+def _stylize_video(video: str, style, choice: str, alpha: float, output: str):
     return photonas.stylize_video(
-        video, style, output, model=MODELS[choice], alpha=alpha, mode="fast", max_side=side, progress=False
+        video, style, output, model=MODELS[choice], alpha=alpha, mode="fast", progress=False
     )
 
 
@@ -72,7 +72,7 @@ def stylize_video_request(
             raise gr.Error(f"The clip is too long: this demo stylises clips of up to {limit_text()}.")
         side = max_side()
         output = str(download_path(".mp4"))
-        info = _stylize_video(video, fit(style, "style image", side), model, alpha, output, side)
+        info = _stylize_video(video, fit(style, "style image", side), model, alpha, output)
     except gr.Error:
         raise
     except (ValueError, ModuleNotFoundError) as err:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 from PIL import Image
 
 from photonas.device import autocast, choose_device, resolve_precision
@@ -31,6 +32,7 @@ from photonas.masks import load_label_map
 from photonas.model import WEIGHTS_NAME, StyleTransferModel, model_class
 from photonas.presets import PRESETS, get_preset
 from photonas.refine import PIXELS, Refinement, colour_stats, flat_style_stand_in
+from photonas.regions import auto_label_maps
 from photonas.style import StyleStats
 from photonas.transforms import TRANSFORMS
 
@@ -147,6 +149,28 @@ def _style_stats(
         return replace(stats, points={**stats.points, PIXELS: colour_stats(pixels, labels)})
 
 
+#: ``masks=AUTO`` finds matching regions itself (:mod:`photonas.regions`).
+AUTO = "auto"
+
+
+def _auto_masks(
+    net: StyleTransferModel, content: Tensor, style: StyleSource, max_pixels: int | None, side: int, precision: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Automatic label maps for ``content`` (``(1, 3, H, W)``) and the style photo, found on copies at ``side``.
+
+    The maps come back at those copies' sizes (same aspect as the photos), and are resized to
+    the photos like any label map.
+    """
+    if isinstance(style, StyleStats) or _is_preset_file(style):
+        raise ValueError("automatic regions need the style photo, not a style preset: pass the image")
+    style_image = load_image(style, max_pixels=max_pixels, name="style image")
+    dev = _model_device(net)
+    small_style = resize_long_side(image_to_tensor(style_image.flattened()).to(dev), side)
+    with torch.inference_mode(), _precision_context(net, precision):
+        content_labels, style_labels = auto_label_maps(net.encode, resize_long_side(content, side), small_style)
+    return content_labels[0].cpu().numpy(), style_labels[0].cpu().numpy()
+
+
 def style_preset(
     style: ImageSource,
     model: ModelSource = "photonas",
@@ -170,7 +194,7 @@ def stylize(
     style: StyleSource,
     model: ModelSource = "photonas",
     alpha: float = 1.0,
-    masks: tuple[ImageSource, ImageSource | None] | None = None,
+    masks: tuple[ImageSource, ImageSource | None] | str | None = None,
     device: str | torch.device | None = None,
     *,
     method: str = "wct",
@@ -195,7 +219,9 @@ def stylize(
             instead (the paper's alpha), and 0 reproduces the content through the auto-encoder.
         masks: ``(content_label_map, style_label_map)`` to transfer region by region (sky to
             sky); colour-coded maps in the DPST palette or 2-D integer arrays. With a preset
-            made from a style mask, the second entry is None.
+            made from a style mask, the second entry is None. ``"auto"`` finds matching
+            regions from the encoder's deep features (:mod:`photonas.regions`; needs the style
+            photo, not a preset).
         device: ``"cpu"``, ``"cuda"``, ``"mps"``; default CUDA, then MPS, then CPU.
         method: ``"wct"`` (default) or ``"adain"``.
         max_pixels: refuse images larger than this many pixels (decompression-bomb guard).
@@ -226,11 +252,14 @@ def stylize(
     method = _check_method(method)
     mode = default_mode(raw) if mode is None else mode
     max_side = check_mode(mode, max_side, raw=raw)
-    if masks is not None and not (isinstance(masks, (tuple, list)) and len(masks) == 2):
-        raise ValueError("masks must be a pair: (content_label_map, style_label_map or None)")
+    auto = isinstance(masks, str) and masks == AUTO
+    if masks is not None and not auto and not (isinstance(masks, (tuple, list)) and len(masks) == 2):
+        raise ValueError('masks must be a pair: (content_label_map, style_label_map or None), or "auto"')
     net = load_model(model, device, precision)
     dev = _model_device(net)
     image = load_image(content, max_pixels=max_pixels, name="content image")
+    if auto:
+        masks = _auto_masks(net, image_to_tensor(image.rgb).to(dev), style, max_pixels, max_side, precision)
     content_mask, style_mask = masks if masks is not None else (None, None)
     content_labels = (
         _labels(content_mask, image.size, "content label map", dev, max_pixels) if content_mask is not None else None
@@ -242,11 +271,18 @@ def stylize(
     ):
         raise ValueError("masks need the style's regions too: masks=(content_label_map, style_label_map)")
     stats = _style_stats(net, style, style_mask, max_pixels, precision, max_side)
-    if content_labels is not None and stats.points and all(len(regions) == 1 for regions in stats.points.values()):
+    if (
+        not auto
+        and content_labels is not None
+        and stats.points
+        and all(len(regions) == 1 for regions in stats.points.values())
+    ):
         raise ValueError(
             "the style statistics hold no regions (a preset made without a style label map, or regions "
             "too small to summarise), so masks would have no effect"
         )
+    if auto:  # automatic regions have stray patches: one grid over the region-calibrated colours hides them
+        refinement = replace(refinement, separate_regions=False)
     run = stylize_highres if raw else functools.partial(stylize_photo, refinement=refinement)
     with torch.inference_mode(), _precision_context(net, precision):
         out = run(

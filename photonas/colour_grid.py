@@ -59,7 +59,14 @@ def _grid_coords(h: int, w: int, cell: int, device: torch.device) -> tuple[Tenso
 
 
 def fit_colour_grid(
-    source: Tensor, target: Tensor, *, cell: int = 16, bins: int = 8, reg: float = 1e-2, weights: Tensor | None = None
+    source: Tensor,
+    target: Tensor,
+    *,
+    cell: int = 16,
+    bins: int = 8,
+    reg: float = 1e-2,
+    weights: Tensor | None = None,
+    noise: float = 0.0,
 ) -> ColourGrid:
     """Fit per-vertex affine maps taking ``source`` colours to ``target`` colours.
 
@@ -72,6 +79,9 @@ def fit_colour_grid(
             fraction of the vertex's own weight; keeps vertices with flat or few pixels stable.
         weights: ``(h, w)`` per-pixel weights (a region's mask): the fit sees only those
             pixels, and its global map is theirs.
+        noise: standard deviation of the source's own noise (sensor, JPEG blocks), [0, 1]
+            scale. The fit treats colour variations below it as noise, not signal: a flat sky
+            gets no gains large enough to turn its chroma noise into visible blotches.
 
     Example:
         >>> src = torch.rand(1, 3, 64, 64)
@@ -119,6 +129,10 @@ def fit_colour_grid(
         gram, cross = sums[:, :16].reshape(-1, 4, 4), sums[:, 16:].reshape(-1, 4, 3)
         # the global map, fitted over every pixel: what sparse vertices fall back to
         global_gram, global_cross = feats.T @ feats, feats.T @ y
+        if noise:  # errors-in-variables ridge: each pixel's colour carries noise² of variance per channel
+            ridge = torch.diag(torch.tensor([noise**2] * 3 + [0.0], dtype=torch.float64, device=source.device))
+            gram = gram + gram[:, 3, 3].clamp_min(0).view(-1, 1, 1) * ridge
+            global_gram = global_gram + global_gram[3, 3] * ridge
         global_map = torch.linalg.solve(
             global_gram + 1e-6 * len(feats) * torch.eye(4, dtype=torch.float64, device=source.device), global_cross
         )
