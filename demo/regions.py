@@ -66,3 +66,19 @@ def editor_labels(value: Mapping | None) -> np.ndarray | None:
 def colour_names(labels: np.ndarray) -> list[str]:
     """Names of the brush colours used in ``labels``, for messages."""
     return [BRUSH_COLOURS[label - 1][0] for label in np.unique(labels) if label > 0]
+
+
+#: Colours of automatic regions in the overlay, by label (cycled): distinct from the brush colours' meaning.
+_REGION_COLOURS = np.array(
+    [(230, 25, 75), (60, 180, 75), (67, 99, 216), (255, 225, 25), (145, 30, 180), (70, 240, 240), (245, 130, 49)],
+    dtype=np.float32,
+)
+
+
+def region_overlay(photo: np.ndarray, labels: np.ndarray, opacity: float = 0.45) -> np.ndarray:
+    """uint8 (H, W, 3): ``photo`` (uint8 RGB) with each region of int (H, W) ``labels`` tinted its own colour."""
+    if photo.shape[:2] != labels.shape:
+        raise ValueError(f"labels {labels.shape} do not match the photo {photo.shape[:2]}")
+    _, index = np.unique(labels, return_inverse=True)
+    tint = _REGION_COLOURS[index.reshape(labels.shape) % len(_REGION_COLOURS)]
+    return np.clip(photo.astype(np.float32) * (1 - opacity) + tint * opacity + 0.5, 0, 255).astype(np.uint8)

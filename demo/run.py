@@ -20,12 +20,14 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import torch
 from PIL import Image
 
 import photonas
 from demo.models import DEFAULT_CHOICE, MODEL_CHOICES, load_models, on_gpu
-from demo.regions import colour_names, editor_labels
+from demo.regions import colour_names, editor_labels, region_overlay
 from photonas.io import ImageError, ImageTooLargeError, image_to_tensor, load_image, tensor_to_image
+from photonas.regions import auto_label_maps
 
 #: Largest upload accepted, in pixels (a 24-megapixel camera photo fits).
 MAX_PIXELS = 25_000_000
@@ -203,8 +205,10 @@ def stylize_request(
     style_paint: dict | None = None,
     resolution: str = WORKING_SIZE,
     raw: bool = False,
-) -> tuple[tuple[Image.Image, Image.Image], str, str]:
-    """Stylise ``content`` with ``style``; returns (before, after), a timing line and the download's path.
+    auto_regions: bool = False,
+) -> tuple[tuple[Image.Image, Image.Image], str, str, Image.Image | None]:
+    """Stylise ``content`` with ``style``; returns (before, after), a timing line, the download's path
+    and, with ``auto_regions``, the content with the regions found tinted (else None).
 
     The before/after pair is shown at working size; the download is the result at full size.
     ``raw`` gives the network's own output (the paper's) instead of the photo-faithful default.
@@ -222,16 +226,31 @@ def stylize_request(
     start = time.perf_counter()
     try:
         masks = region_masks(content_map, style_map, content_paint, style_paint)
+        if auto_regions and masks is not None:
+            raise gr.Error("Give regions one way: automatic, painted or uploaded, not two of them.")
         content_image = fit(content, "content image", None if mode else side)
         style_image = fit(style, "style image", side)
-        result = _stylize(content_image, style_image, model, alpha, masks, sizes, raw)
+        result = _stylize(content_image, style_image, model, alpha, "auto" if auto_regions else masks, sizes, raw)
     except gr.Error:  # already worded for the visitor (gr.Error is a ValueError too)
         raise
     except ValueError as err:  # photonas.ImageError and the library's other input errors
         raise gr.Error(without_folders(str(err), content, style, content_map, style_map)) from err
     seconds = time.perf_counter() - start
     width, height = result.size
-    settings = f"{model}{' raw output' if raw else ''}, strength {alpha:.2f}" + ("" if masks is None else ", with regions")
+    settings = f"{model}{' raw output' if raw else ''}, strength {alpha:.2f}"
+    settings += ", automatic regions" if auto_regions else ("" if masks is None else ", with regions")
     settings += "" if mode is None else f", {mode} full size"
     info = f"**{width}×{height} px** in **{seconds:.1f} s** on {DEVICE.type.upper()} ({settings})"
-    return (shrunk(content_image, side), shrunk(result, side)), info, save_download(result)
+    shown = shrunk(content_image, side)
+    regions = found_regions(shown, style_image, model) if auto_regions else None
+    return (shown, shrunk(result, side)), info, save_download(result), regions
+
+
+def found_regions(content: Image.Image, style: Image.Image, choice: str) -> Image.Image:
+    """The content (as shown) with its automatic regions tinted: what ``stylize(masks="auto")`` pairs, found again
+    on the photos at the size shown (the library finds them on its working copies, so borders may differ slightly)."""
+    photo = np.asarray(content.convert("RGB"))
+    pixels = [image_to_tensor(np.asarray(image.convert("RGB"), np.float32) / 255).to(DEVICE) for image in (content, style)]
+    with torch.inference_mode():
+        labels, _ = auto_label_maps(MODELS[choice].encode, *pixels)
+    return Image.fromarray(region_overlay(photo, labels[0].cpu().numpy()))

@@ -121,6 +121,12 @@ def build_demo() -> gr.Blocks:
                         )
                         with gr.Accordion("Regions (optional)", open=False) as regions:
                             gr.Markdown(REGIONS_HELP)
+                            auto_regions = gr.Checkbox(
+                                False,
+                                label="Automatic regions",
+                                info="Find and pair regions (sky to sky) without painting; the regions found "
+                                "are shown beside the result.",
+                            )
                             with gr.Tab("Paint"), gr.Row():
                                 content_paint = _paint_box("Paint on the content")
                                 style_paint = _paint_box("Paint on the style")
@@ -132,6 +138,7 @@ def build_demo() -> gr.Blocks:
                         result = gr.ImageSlider(label="Before / after", type="pil", format="png", interactive=False)
                         info = gr.Markdown(elem_id="info")
                         download = gr.DownloadButton("Download result (PNG, metadata removed)", visible=False)
+                        found = gr.Image(label="Regions found (automatic regions)", type="pil", interactive=False)
                 gr.Examples(
                     examples=[[str(EXAMPLES_DIR / c), str(EXAMPLES_DIR / s)] for c, s in EXAMPLE_PAIRS],
                     inputs=[content, style],
@@ -150,8 +157,11 @@ def build_demo() -> gr.Blocks:
         )
         run.click(
             stylize_request,
-            inputs=[content, style, model, alpha, content_map, style_map, content_paint, style_paint, resolution, raw],
-            outputs=[result, info, download],
+            inputs=[
+                content, style, model, alpha, content_map, style_map, content_paint, style_paint, resolution, raw,
+                auto_regions,
+            ],
+            outputs=[result, info, download, found],
             api_name="stylize",
             concurrency_limit=2 if DEVICE.type == "cuda" else 1,
             concurrency_id="stylise",  # shared with the video tab: one queue for the model

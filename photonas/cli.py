@@ -54,6 +54,7 @@ examples:
   photonas stylize photos/ dusk.safetensors -o styled/ --content-mask photos_seg/
   photonas stylize 12mp.jpg style.jpg -o out.jpg --mode exact
   photonas stylize content.jpg style.jpg -o paper.png --raw     # the network's own output
+  photonas stylize content.jpg style.jpg -o out.jpg --auto-regions  # sky to sky, no maps drawn
 
 The default output is photo-faithful: the network decides the colours, the pixels come from
 the photo through smooth local colour maps. --raw gives the network's decoded output
@@ -221,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the network's own decoded output (the paper's), not the photo-faithful default",
     )
     run.add_argument(
+        "--auto-regions",
+        action="store_true",
+        help="pair regions of the content and style automatically (sky to sky), without label maps",
+    )
+    run.add_argument(
         "--content-mask",
         type=Path,
         metavar="MAP",
@@ -293,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
         "flickers; for comparison)",
     )
     video.add_argument(
+        "--auto-regions",
+        action="store_true",
+        help="pair regions of the frames and the style automatically (style clustered once, no flicker)",
+    )
+    video.add_argument(
         "--crf",
         type=lambda text: _int_in(text, 0, 51),
         default=18,
@@ -358,7 +369,16 @@ def _images_in(folder: Path) -> list[Path]:
 
 
 def _check_masks(args: argparse.Namespace) -> None:
-    """Both maps are needed to pair regions, except with a preset that already holds the style's."""
+    """Both maps are needed to pair regions, except with a preset that already holds the style's.
+
+    Automatic regions take no maps and need the style photo (they pair its regions with each content's).
+    """
+    if args.auto_regions:
+        if args.content_mask is not None or args.style_mask is not None:
+            raise UsageError("--auto-regions finds the regions itself: pass it or label maps, not both")
+        if _is_preset(args.style):
+            raise UsageError("--auto-regions needs the style photo, not a style preset")
+        return
     if args.style_mask is not None and args.content_mask is None:
         raise UsageError("--style-mask needs --content-mask: the content's regions are what get paired")
     if args.content_mask is not None and args.style_mask is None and not _is_preset(args.style):
@@ -385,7 +405,7 @@ def _stylize_command(args: argparse.Namespace) -> int:
     _check_output(args.output, _inputs(args))
     model = _load(args)
     masks = (args.content_mask, args.style_mask) if args.content_mask is not None else None
-    _stylize_to_file(args, args.content, args.style, model, masks, args.output)
+    _stylize_to_file(args, args.content, args.style, model, "auto" if args.auto_regions else masks, args.output)
     print(f"wrote {args.output}")
     return 0
 
@@ -472,7 +492,8 @@ def _stylize_folder(args: argparse.Namespace) -> int:
     plan = _plan_outputs(images, args.output, args.ext, others)
     check_writable(next(iter(plan.values())))
     model = _load(args)
-    stats = style_preset(
+    # automatic regions pair the style photo's regions with each photo's, so the photo itself is passed on
+    stats = args.style if args.auto_regions else style_preset(
         args.style, model, style_mask=args.style_mask, max_pixels=args.max_pixels, max_side=args.max_side
     )
     args.output.mkdir(parents=True, exist_ok=True)
@@ -483,7 +504,7 @@ def _stylize_folder(args: argparse.Namespace) -> int:
             try:
                 content_map = _content_map(image, args.content_mask, maps)
                 masks = (content_map, None) if content_map is not None else None
-                _stylize_to_file(args, image, stats, model, masks, out)
+                _stylize_to_file(args, image, stats, model, "auto" if args.auto_regions else masks, out)
             except _RUNTIME_ERRORS as err:
                 failures.append((image.name, _one_line(err)))
                 bar.write(f"photonas: skipped {image.name}: {_one_line(err)}", file=sys.stderr)
@@ -531,6 +552,7 @@ def _video_command(args: argparse.Namespace) -> int:
         smoothing=args.smoothing,
         stats_smoothing=args.stats_smoothing,
         crf=args.crf,
+        auto_regions=args.auto_regions,
     )
     print(
         f"wrote {info.path}: {info.frames} frames, {info.width}x{info.height} at {float(info.fps):g} fps"

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -41,7 +41,9 @@ from photonas.highres import check_mode, default_mode, stylize_highres
 from photonas.highres.stats import Moments, NormTable, transfer_map
 from photonas.model import StyleTransferModel
 from photonas.padding import crop, pad_to_grid
+from photonas.io import image_to_tensor, load_image
 from photonas.refine import PIXELS, ColourMapping, Refinement, fit_mapping
+from photonas.regions import RegionMatcher, fit_regions
 from photonas.style import StyleStats
 from photonas.transforms import WCTConfig
 
@@ -147,6 +149,9 @@ class StableStylizer:
         smoothing: share of the previous frame's colour maps kept, in [0, 1).
         stats_smoothing: share of the content statistics carried over, in [0, 1) (0: off).
         refinement: settings of the photo-faithful colour maps (stable path).
+        regions: automatic regions fitted on the style (:func:`photonas.regions.fit_regions`,
+            with ``style`` made from its labels): every frame is labelled against the same
+            style clusters, so regions do not flicker. Not with ``stats_smoothing``.
         config: regularisation of the whitening.
     """
 
@@ -163,9 +168,15 @@ class StableStylizer:
         smoothing: float = DEFAULT_SMOOTHING,
         stats_smoothing: float = 0.0,
         refinement: Refinement = Refinement(),
+        regions: RegionMatcher | None = None,
         config: WCTConfig = WCTConfig(),
     ) -> None:
         model.check_style_stats(style)
+        if regions is not None and stats_smoothing:
+            raise ValueError("automatic regions and stats_smoothing do not combine: choose one")
+        if regions is not None:  # stray patches of automatic labels: one grid hides them (photonas.refine)
+            refinement = replace(refinement, separate_regions=False)
+        self.regions = regions
         self.mode = default_mode(raw=not stable) if mode is None else mode
         self.max_side = check_mode(self.mode, max_side, raw=not stable)
         self.model, self.style, self.stable, self.alpha, self.refinement = model, style, stable, alpha, refinement
@@ -184,10 +195,19 @@ class StableStylizer:
         if self._statistics is not None:
             self._statistics.reset()
 
-    def _network(self, work: Tensor) -> Tensor:
+    def _labels(self, work: Tensor) -> Tensor | None:
+        """The frame's automatic region labels ``(1, h, w)``, or None without regions."""
+        if self.regions is None:
+            return None
+        padded, box = pad_to_grid(work)
+        return self.regions.label(self.model.encode(padded), box, padded)
+
+    def _network(self, work: Tensor, labels: Tensor | None = None) -> Tensor:
         if self._statistics is not None:
             return self._statistics(work)
-        return stylize_highres(self.model, work, self.style, mode="exact", max_side=self.max_side, **self._kwargs)
+        return stylize_highres(
+            self.model, work, self.style, mode="exact", max_side=self.max_side, content_labels=labels, **self._kwargs
+        )
 
     def __call__(self, frame: Tensor) -> Tensor:
         """One ``(1, 3, H, W)`` frame in [0, 1] → its stylisation, ``(1, 3, H, W)`` float32."""
@@ -196,12 +216,27 @@ class StableStylizer:
             self.reset()
         self._thumb = thumb
         work = frame if self.mode == "exact" else resize_long_side(frame, self.max_side)
-        styled = self._network(work).float()
+        labels = self._labels(work)
+        styled = self._network(work, labels).float()
         if not self.stable:  # the raw output; fast mode carries it to full size on a fine grid
             return styled if work is frame else apply_colour_grid(fit_colour_grid(work.float(), styled), frame)
-        mapping = fit_mapping(frame, styled, style_pixels=self.style.points.get(PIXELS), settings=self.refinement)
+        mapping = fit_mapping(
+            frame, styled, style_pixels=self.style.points.get(PIXELS), content_labels=labels, settings=self.refinement
+        )
         self._mapping = mapping.blend(self._mapping, self.smoothing)
         return self._mapping.apply(frame, alpha=self.alpha)
+
+
+def _style_regions(net: StyleTransferModel, style: StyleSource, max_side: int) -> tuple[RegionMatcher, np.ndarray]:
+    """Automatic regions of the style photo at ``max_side``: the matcher frames are labelled with, and its labels."""
+    if isinstance(style, StyleStats) or str(style).endswith(".safetensors"):
+        raise ValueError("automatic regions need the style photo, not a style preset: pass the image")
+    dev = next(net.decoder.parameters()).device
+    small = resize_long_side(image_to_tensor(load_image(style, name="style image").flattened()).to(dev), max_side)
+    padded, box = pad_to_grid(small)
+    with torch.inference_mode():
+        matcher, labels = fit_regions(net.encode(padded), box, style_image=padded)
+    return matcher, labels[0].cpu().numpy()
 
 
 @dataclass(frozen=True)
@@ -269,6 +304,7 @@ def stylize_video(
     device: str | torch.device | None = None,
     crf: int = 18,
     progress: bool = True,
+    auto_regions: bool = False,
 ) -> VideoInfo:
     """Stylise every frame of ``source`` and write ``output`` with the same size, rate and audio.
 
@@ -293,6 +329,9 @@ def stylize_video(
         device: ``"cpu"``, ``"cuda"``, ``"mps"``; default CUDA, then MPS, then CPU.
         crf: H.264 quality (0 lossless … 51 worst; 18 looks lossless).
         progress: show a progress bar on stderr.
+        auto_regions: pair regions of the frames and the style automatically
+            (:mod:`photonas.regions`): the style is clustered once and every frame labelled
+            against the same clusters. Needs the style photo, not a preset.
 
     Raises:
         FileNotFoundError: ``source`` does not exist.
@@ -310,8 +349,13 @@ def stylize_video(
     if output.resolve() == Path(source).resolve():
         raise ValueError(f"'{output}' would overwrite its input")
     net = load_model(model, device)
-    stats = style if isinstance(style, StyleStats) else style_preset(style, net, max_side=max_side)
     dev = next(net.decoder.parameters()).device
+    regions = None
+    if auto_regions:
+        regions, style_labels = _style_regions(net, style, max_side)
+        stats = style_preset(style, net, style_mask=style_labels, max_side=max_side)
+    else:
+        stats = style if isinstance(style, StyleStats) else style_preset(style, net, max_side=max_side)
     stylizer = StableStylizer(
         net,
         stats,
@@ -322,6 +366,7 @@ def stylize_video(
         stable=stable,
         smoothing=smoothing,
         stats_smoothing=stats_smoothing,
+        regions=regions,
     )
     container = _open_input(av, source)
     try:

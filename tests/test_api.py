@@ -155,3 +155,18 @@ def test_named_models_are_loaded_once(model_dir):
 def test_default_model_without_shipped_weights_says_so():
     with pytest.raises(photonas.WeightsNotFoundError, match="no trained decoder"):
         photonas.stylize(_photo(32, 32), _photo(32, 32), device="cpu")
+
+
+def test_automatic_regions(model, tmp_path):
+    """masks="auto" pairs regions itself: deterministic, no NaN on a flat content, photo style only."""
+    content, style = _photo(48, 64), _photo(40, 40, seed=3)
+    first = np.asarray(photonas.stylize(content, style, model=model, masks="auto"))
+    again = np.asarray(photonas.stylize(content, style, model=model, masks="auto"))
+    assert first.shape == (48, 64, 3) and np.array_equal(first, again)
+    flat = np.full((40, 40, 3), 0.4, np.float32)
+    assert np.isfinite(np.asarray(photonas.stylize(flat, style, model=model, masks="auto"), dtype=float)).all()
+    preset = photonas.style_preset(style, model=model)
+    with pytest.raises(ValueError, match="style photo"):
+        photonas.stylize(content, preset, model=model, masks="auto")
+    with pytest.raises(ValueError, match="auto"):
+        photonas.stylize(content, style, model=model, masks="automatic")

@@ -87,6 +87,32 @@ def test_raw_writes_the_network_output(model_dir: Path, content: Path, style: Pa
     assert not np.array_equal(np.asarray(_opened(tmp_path / "True.png")), np.asarray(_opened(tmp_path / "False.png")))
 
 
+def test_auto_regions_single_and_batch(model_dir: Path, content: Path, style: Path, tmp_path: Path) -> None:
+    from photonas.api import stylize
+
+    out = tmp_path / "auto.png"
+    assert _run("stylize", content, style, "-o", out, "--model", model_dir, "--auto-regions") == 0
+    expected = stylize(content, style, str(model_dir), masks="auto", device="cpu")
+    assert np.array_equal(np.asarray(_opened(out)), np.asarray(expected))
+    folder = tmp_path / "photos"
+    _save(_photo(CONTENT_SIZE, 3), folder / "a.png")
+    assert _run("stylize", folder, style, "-o", tmp_path / "styled", "--model", model_dir, "--auto-regions") == 0
+    assert _opened(tmp_path / "styled" / "a.png").size == CONTENT_SIZE
+
+
+def test_auto_regions_refuses_maps_and_presets(
+    model_dir: Path, content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mask = _save(_halves(CONTENT_SIZE), tmp_path / "mask.png")
+    argv = ("stylize", content, style, "-o", tmp_path / "o.png", "--model", model_dir, "--auto-regions")
+    assert _run(*argv, "--content-mask", mask, "--style-mask", mask) == 2
+    assert "not both" in capsys.readouterr().err
+    preset = tmp_path / "p.safetensors"
+    assert _run("preset", style, "-o", preset, "--model", model_dir) == 0
+    assert _run("stylize", content, preset, "-o", tmp_path / "o.png", "--model", model_dir, "--auto-regions") == 2
+    assert "style photo" in capsys.readouterr().err
+
+
 def test_stylize_adain_jpeg(model_dir: Path, content: Path, style: Path, tmp_path: Path) -> None:
     out = tmp_path / "result.JPG"
     argv = ("stylize", content, style, "-o", out, "--model", model_dir, "--method", "adain", "--alpha", "0.5")

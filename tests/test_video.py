@@ -16,7 +16,9 @@ from bench.temporal import camera_clip, input_flows, warping_error
 from photonas import StyleTransferModel
 from photonas.api import load_model
 from photonas.cli import main
+from photonas.padding import pad_to_grid
 from photonas.refine import PIXELS, refine
+from photonas.regions import fit_regions
 from photonas.style import StyleStats
 from photonas.video import SmoothedStatistics, StableStylizer, stylize_video
 from tests.helpers import gradient_photo
@@ -201,3 +203,23 @@ def test_cli_video(tmp_path: Path, model_dir: Path, write_image, capsys: pytest.
     assert main(["video", str(clip), str(style), "-o", str(tmp_path / "o.mp4"), "--smoothing", "1"]) == 2
     err = capsys.readouterr().err
     assert "video" in err and "not found" in err and err.count("photonas: error") == 2
+
+
+def test_stable_path_with_automatic_regions(untrained: StyleTransferModel) -> None:
+    """Frames are labelled against the style's clusters: near-identical frames get (nearly all) the same regions."""
+    gen = torch.Generator().manual_seed(4)
+    style_image = torch.rand(1, 3, 48, 64, generator=gen)
+    frames = _frames(2)
+    with torch.inference_mode():
+        padded, box = pad_to_grid(style_image)
+        matcher, labels = fit_regions(untrained.encode(padded), box, style_image=padded)
+        stats = untrained.style_stats(style_image, labels)
+        stylizer = StableStylizer(untrained, stats, regions=matcher)
+        jittered = (frames[0] + 1e-3 * torch.randn(frames[0].shape, generator=gen)).clamp(0, 1)
+        same = (stylizer._labels(frames[0]) == stylizer._labels(jittered)).float().mean()
+        assert same >= 0.99
+        for frame in frames:
+            out = stylizer(frame)
+            assert out.shape == frame.shape and torch.isfinite(out).all()
+    with pytest.raises(ValueError, match="stats_smoothing"):
+        StableStylizer(untrained, stats, regions=matcher, stats_smoothing=0.5)

@@ -40,7 +40,7 @@ def test_server_loaded_hub_weights_offline(demo_server):
 def test_round_trip_returns_content_sized_image(client, write_image):
     content = write_image(gradient_photo((96, 64), seed=1), "content.png")
     style = write_image(gradient_photo((80, 80), seed=2), "style.jpg")
-    (before, after), info, download = _stylize(client, content, style, model="PhotoNet", alpha=0.8)
+    (before, after), info, download, found = _stylize(client, content, style, model="PhotoNet", alpha=0.8)
     for served in (before, after, download):
         with Image.open(served) as image:
             assert image.size == (96, 64)
@@ -117,7 +117,7 @@ def test_fifty_concurrent_requests_all_complete_in_bounded_time(client, demo_ser
         f"{peak:.0f} MiB after"
     )
     assert len(done) == BURST and total < BURST_DEADLINE_S
-    for _, ((_, after), info, _) in done:
+    for _, ((_, after), info, _, _) in done:
         assert "48×32 px" in info
         with Image.open(after) as image:
             assert image.size == (48, 32)

@@ -43,7 +43,8 @@ def photos(write_image):
 
 
 def test_request_returns_before_after_info_and_download(photos):
-    (before, after), info, download = run.stylize_request(*photos, model="PhotoNAS", alpha=0.5)
+    (before, after), info, download, found = run.stylize_request(*photos, model="PhotoNAS", alpha=0.5)
+    assert found is None  # no automatic regions asked for
     assert before.size == after.size == (64, 48)
     assert "64×48 px" in info and "strength 0.50" in info
     with Image.open(download) as saved:
@@ -57,7 +58,7 @@ def test_download_carries_no_location_or_other_metadata(write_image, photos):
     content = write_image(gradient_photo((48, 32), seed=3), "gps.jpg", exif=exif.tobytes())
     with Image.open(content) as source:
         assert source.getexif()  # the upload really carries EXIF and a location
-    *_, download = run.stylize_request(str(content), photos[1])
+    _, _, download, _ = run.stylize_request(str(content), photos[1])
     with Image.open(download) as saved:
         assert not saved.getexif() and not saved.info.get("exif") and not getattr(saved, "text", {})
 
@@ -66,7 +67,7 @@ def test_photos_are_shrunk_to_the_working_size(write_image, monkeypatch):
     monkeypatch.setenv(run.MAX_SIDE_ENV, "64")
     content = write_image(gradient_photo((200, 100), seed=4), "wide.png")
     style = write_image(gradient_photo((90, 90), seed=5), "style.png")
-    (before, after), info, _ = run.stylize_request(str(content), str(style))
+    (before, after), info, _, _ = run.stylize_request(str(content), str(style))
     assert before.size == after.size == (64, 32)
     assert "64×32 px" in info
 
@@ -88,7 +89,7 @@ def test_broken_upload_names_the_file_not_the_server_folder(tmp_path, photos):
 
 
 def test_painted_regions_reach_stylize(photos):
-    (_, after), info, _ = run.stylize_request(
+    (_, after), info, _, _ = run.stylize_request(
         *photos, content_paint=_painted(48, 64, 0), style_paint=_painted(40, 40, 0)
     )
     assert after.size == (64, 48) and "with regions" in info
@@ -110,7 +111,7 @@ def test_unmatched_painting_is_a_visitor_error(photos, kwargs, message):
 def test_uploaded_label_maps_need_both_sides_and_not_painting_too(write_image, photos):
     content_map = str(write_image(label_halves((64, 48)), "content_map.png"))
     style_map = str(write_image(label_halves((40, 40)), "style_map.png"))
-    (_, after), info, _ = run.stylize_request(*photos, content_map=content_map, style_map=style_map)
+    (_, after), info, _, _ = run.stylize_request(*photos, content_map=content_map, style_map=style_map)
     assert after.size == (64, 48) and "with regions" in info
     with pytest.raises(gr.Error, match="two label maps"):
         run.stylize_request(*photos, content_map=content_map)
@@ -132,7 +133,7 @@ def test_full_size_output_downloads_the_whole_photo(write_image, monkeypatch):
     content = write_image(gradient_photo((200, 100), seed=8), "big.png")
     style = write_image(gradient_photo((90, 90), seed=9), "style.png")
     resolution = next(name for name, value in run.RESOLUTIONS.items() if value == mode)
-    (before, after), info, download = run.stylize_request(str(content), str(style), resolution=resolution)
+    (before, after), info, download, _ = run.stylize_request(str(content), str(style), resolution=resolution)
     assert before.size == after.size == (96, 48)  # shown at working size
     with Image.open(download) as saved:
         assert saved.size == (200, 100)  # downloaded at full size
@@ -209,3 +210,18 @@ def test_result_folder_is_removed_when_the_server_stops(tmp_path):
         proc.kill()
     assert not folder.exists(), proc.stderr.read()
     assert proc.returncode == 128 + signal.SIGTERM
+
+
+def test_automatic_regions_are_shown(photos):
+    (_, after), info, _, found = run.stylize_request(*photos, auto_regions=True)
+    assert "automatic regions" in info
+    assert isinstance(found, Image.Image) and found.size == after.size
+    with pytest.raises(gr.Error, match="one way"):
+        run.stylize_request(*photos, auto_regions=True, content_paint=_painted(48, 64, 0), style_paint=_painted(40, 40, 0))
+
+
+def test_raw_output_is_offered(photos):
+    (_, default), _, _, _ = run.stylize_request(*photos)
+    (_, raw), info, _, _ = run.stylize_request(*photos, raw=True)
+    assert "raw output" in info
+    assert not np.array_equal(np.asarray(default), np.asarray(raw))
