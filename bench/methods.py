@@ -39,8 +39,19 @@ RAW = "-raw"
 AUTO = "photonas+auto"
 #: Every method the benchmark knows, in leaderboard order.
 METHOD_NAMES: tuple[str, ...] = (
-    "photonas", "photonas-raw", AUTO, "photonet", "photonet-raw", "adain", "adain+refine", "wct", "wct+refine",
-    *(name + suffix for name in BASELINES for suffix in ("", REFINED)), *CLASSICAL, "mk+refine", "dpst",
+    "photonas",
+    "photonas-raw",
+    AUTO,
+    "photonet",
+    "photonet-raw",
+    "adain",
+    "adain+refine",
+    "wct",
+    "wct+refine",
+    *(name + suffix for name in BASELINES for suffix in ("", REFINED)),
+    *CLASSICAL,
+    "mk+refine",
+    "dpst",
 )
 #: The methods run when none are named (``dpst`` needs the DPST data and is added by the runner).
 DEFAULT_METHODS: tuple[str, ...] = tuple(m for m in METHOD_NAMES if m != "dpst")
@@ -87,7 +98,14 @@ class NeuralMethod:
     ) -> np.ndarray:
         """Stylise one pair; style statistics are computed inside (part of the timed work)."""
         return _stylize_arrays(
-            self.model, self.precision, content, style, content_labels, style_labels, method=self.transfer, config=self.config
+            self.model,
+            self.precision,
+            content,
+            style,
+            content_labels,
+            style_labels,
+            method=self.transfer,
+            config=self.config,
         )
 
 
@@ -130,7 +148,7 @@ def _stylize_arrays(
 
     Synchronises CUDA before returning, so the runner's wall-clock timing is honest.
     """
-    device = next(model.parameters()).device
+    device = model.device
     c, s = image_to_tensor(content).to(device), image_to_tensor(style).to(device)
     c_lab, s_lab = _label_tensor(content_labels, device), _label_tensor(style_labels, device)
     with torch.inference_mode(), autocast(device, precision):
@@ -232,14 +250,21 @@ class RefinedMethod:
         if self.auto and content_labels is None:
             model = self.inner.model
             with torch.inference_mode():
-                dev = next(model.parameters()).device
+                dev = model.device
                 c_lab, s_lab = auto_label_maps(model.encode, c.to(dev), s.to(dev))
             content_labels, style_labels = c_lab[0].cpu().numpy(), s_lab[0].cpu().numpy()
         styled = self.inner.run(content, style, content_labels, style_labels, pair=pair)
-        c_lab, s_lab = _label_tensor(content_labels, torch.device("cpu")), _label_tensor(style_labels, torch.device("cpu"))
+        c_lab, s_lab = (
+            _label_tensor(content_labels, torch.device("cpu")),
+            _label_tensor(style_labels, torch.device("cpu")),
+        )
         settings = Refinement(separate_regions=False) if self.auto else Refinement()
         out = refine(
-            c, _tensor(styled), style_pixels=colour_stats(flat_style_stand_in(s), s_lab), content_labels=c_lab, settings=settings
+            c,
+            _tensor(styled),
+            style_pixels=colour_stats(flat_style_stand_in(s), s_lab),
+            content_labels=c_lab,
+            settings=settings,
         )
         return out[0].permute(1, 2, 0).numpy()
 
@@ -333,7 +358,11 @@ def _build_one(
         return ReferenceMethod(name, folder)
     if name in BASELINES:
         baseline = _load_baseline(name, path, device, precision)
-        return Skipped(name, baseline.reason) if isinstance(baseline, Skipped) else BaselineMethod(name, baseline, precision=precision)
+        return (
+            Skipped(name, baseline.reason)
+            if isinstance(baseline, Skipped)
+            else BaselineMethod(name, baseline, precision=precision)
+        )
     base = name if name in ("adain", "wct") else None
     source = path or (sources.get("photonas", "photonas") if base else name.removesuffix(RAW))
     loaded = model(source)

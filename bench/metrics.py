@@ -141,7 +141,7 @@ def gram_matrices(image: np.ndarray, encoder: VGGEncoder) -> dict[str, Tensor]:
     and reuse it across methods.
     """
     _check_rgb(image, "image")
-    device = next(encoder.parameters()).device
+    device = encoder.device
     padded, box = pad_to_grid(image_to_tensor(image).to(device))
     with torch.inference_mode():
         features = encoder(padded)

@@ -223,12 +223,13 @@ def reconstruction_psnr(pairs: Sequence[Pair], methods: Sequence[Method]) -> dic
         if net is None or not hasattr(net, "reconstruct"):
             continue
         if id(net) not in by_model:
-            device = next(net.parameters()).device
+            device = net.device
             values = []
             for pair in pairs:
                 with torch.inference_mode():
                     out = net.reconstruct(torch.from_numpy(pair.content).permute(2, 0, 1)[None].to(device))
-                values.append(metrics.psnr(pair.content.astype(np.float64), out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float64)))
+                rebuilt = out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float64)
+                values.append(metrics.psnr(pair.content.astype(np.float64), rebuilt))
             by_model[id(net)] = float(np.mean(values))
         result[method.name] = by_model[id(net)]
     return result

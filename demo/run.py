@@ -8,7 +8,6 @@ module only shrinks the photos to the demo's working size, keeps time and writes
 from __future__ import annotations
 
 import atexit
-import inspect
 import os
 import shutil
 import signal
@@ -36,12 +35,11 @@ MAX_PIXELS = 25_000_000
 MAX_SIDE_ENV = "PHOTONAS_DEMO_MAX_SIDE"
 
 MODELS = load_models()
-DEVICE = next(MODELS[DEFAULT_CHOICE].decoder.parameters()).device
+DEVICE = MODELS[DEFAULT_CHOICE].device
 
 #: Output size choices -> photonas ``mode`` (None: the photo is shrunk to the working size first).
-#: Full size needs a photonas whose ``stylize`` has ``mode``/``max_side``; the page offers it
-#: only then (``HIGH_RES``). Exact mode (the network in tiles at full size) only on a GPU: on a
-#: CPU it takes minutes for a camera photo.
+#: Exact mode (the network in tiles at full size) only on a GPU: on a CPU it takes minutes for a
+#: camera photo.
 WORKING_SIZE = "Working size"
 RESOLUTIONS: dict[str, str | None] = {
     WORKING_SIZE: None,
@@ -49,7 +47,6 @@ RESOLUTIONS: dict[str, str | None] = {
 }
 if DEVICE.type == "cuda":
     RESOLUTIONS["Full size, network at full size (in tiles)"] = "exact"
-HIGH_RES = {"mode", "max_side"} <= set(inspect.signature(photonas.stylize).parameters)
 
 
 # Results are written here and gradio copies them into its own cache (which it expires) as the
@@ -217,9 +214,8 @@ def stylize_request(
         raise gr.Error("Upload a content photo and a style photo, or pick an example below.")
     if model not in MODEL_CHOICES:
         raise gr.Error(f"Unknown model {model!r}: choose one of {', '.join(MODEL_CHOICES)}.")
-    if resolution not in RESOLUTIONS or (RESOLUTIONS[resolution] and not HIGH_RES):
-        offered = list(RESOLUTIONS) if HIGH_RES else [WORKING_SIZE]
-        raise gr.Error(f"Unknown resolution {resolution!r}: choose one of {', '.join(offered)}.")
+    if resolution not in RESOLUTIONS:
+        raise gr.Error(f"Unknown resolution {resolution!r}: choose one of {', '.join(RESOLUTIONS)}.")
     mode, side = RESOLUTIONS[resolution], max_side()
     # fast mode runs the network at photonas's working size; exact mode tiles at the demo's size
     sizes = {} if mode is None else {"mode": mode, **({"max_side": side} if mode == "exact" else {})}
@@ -250,7 +246,9 @@ def found_regions(content: Image.Image, style: Image.Image, choice: str) -> Imag
     """The content (as shown) with its automatic regions tinted: what ``stylize(masks="auto")`` pairs, found again
     on the photos at the size shown (the library finds them on its working copies, so borders may differ slightly)."""
     photo = np.asarray(content.convert("RGB"))
-    pixels = [image_to_tensor(np.asarray(image.convert("RGB"), np.float32) / 255).to(DEVICE) for image in (content, style)]
+    pixels = [
+        image_to_tensor(np.asarray(image.convert("RGB"), np.float32) / 255).to(DEVICE) for image in (content, style)
+    ]
     with torch.inference_mode():
         labels, _ = auto_label_maps(MODELS[choice].encode, *pixels)
     return Image.fromarray(region_overlay(photo, labels[0].cpu().numpy()))

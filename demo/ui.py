@@ -1,6 +1,6 @@
 """The demo page: uploads or examples, model and strength, optional regions, before/after result.
 
-A Video tab is added when photonas has ``stylize_video`` (see demo/video.py).
+The Video tab stylises short clips (see demo/video.py).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from gradio.data_classes import FileData
 import photonas
 from demo.models import DEFAULT_CHOICE, MODEL_CHOICES
 from demo.regions import BRUSH_COLOURS, editor_labels
-from demo.run import DEVICE, HIGH_RES, RESOLUTIONS, WORKING_SIZE, fit, max_side, stylize_request
-from demo.video import VIDEO, limit_text, stylize_video_request
+from demo.run import DEVICE, RESOLUTIONS, WORKING_SIZE, fit, max_side, stylize_request
+from demo.video import limit_text, stylize_video_request
 from photonas.presets import PRESETS
 
 EXAMPLES_DIR = Path(photonas.__file__).parent / "examples"
@@ -109,10 +109,7 @@ def build_demo() -> gr.Blocks:
                             info=" · ".join(PRESETS[name].description for name in MODEL_CHOICES.values()),
                         )
                         alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
-                        # Full-size output needs a photonas with stylize(mode=, max_side=); hidden otherwise.
-                        resolution = gr.Radio(
-                            list(RESOLUTIONS), value=WORKING_SIZE, label="Output size", visible=HIGH_RES
-                        )
+                        resolution = gr.Radio(list(RESOLUTIONS), value=WORKING_SIZE, label="Output size")
                         raw = gr.Checkbox(
                             False,
                             label="Raw network output (the paper's)",
@@ -144,8 +141,7 @@ def build_demo() -> gr.Blocks:
                     inputs=[content, style],
                     label="Examples (content, style): click one, then Stylise",
                 )
-            if VIDEO:  # a photonas without stylize_video gets no video tab at all
-                video_tab(model_choices=list(MODEL_CHOICES))
+            video_tab(model_choices=list(MODEL_CHOICES))
 
         content.change(paint_background, content, content_paint, api_visibility="private")
         style.change(paint_background, style, style_paint, api_visibility="private")
@@ -158,7 +154,16 @@ def build_demo() -> gr.Blocks:
         run.click(
             stylize_request,
             inputs=[
-                content, style, model, alpha, content_map, style_map, content_paint, style_paint, resolution, raw,
+                content,
+                style,
+                model,
+                alpha,
+                content_map,
+                style_map,
+                content_paint,
+                style_paint,
+                resolution,
+                raw,
                 auto_regions,
             ],
             outputs=[result, info, download, found],

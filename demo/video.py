@@ -1,6 +1,6 @@
 """The video tab's request: a short clip stylised frame by frame by ``photonas.stylize_video``.
 
-Shown only when photonas has ``stylize_video`` (``VIDEO``). Clips are capped in frames,
+Clips are capped in frames,
 counted by decoding: a CPU takes seconds per frame even in fast mode.
 """
 
@@ -14,7 +14,6 @@ import photonas
 from demo.models import DEFAULT_CHOICE, MODEL_CHOICES, on_gpu
 from demo.run import DEVICE, MODELS, download_path, fit, max_side, without_folders
 
-VIDEO = hasattr(photonas, "stylize_video")
 #: Most frames stylised per clip (a CPU takes seconds per frame even in fast mode): 3 s at
 #: 30 fps on a CPU, 30 s on a GPU. Frames, not seconds, are what cost time, and counting them
 #: needs no trust in the file's metadata (a raw H.264 stream records no duration at all).

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor
 from PIL import Image
+from torch import Tensor
 
 from photonas.device import autocast, choose_device, resolve_precision
 from photonas.highres import (
@@ -79,11 +79,7 @@ def _precision_context(net: StyleTransferModel, precision: str) -> contextlib.Ab
     ``"auto"`` with a model passed in, runs as it is."""
     if precision == "auto" or net.dtype != torch.float32:
         return contextlib.nullcontext()
-    return autocast(_model_device(net), precision)
-
-
-def _model_device(model: StyleTransferModel) -> torch.device:
-    return next(model.decoder.parameters()).device
+    return autocast(net.device, precision)
 
 
 def _labels(
@@ -138,7 +134,7 @@ def _style_stats(
         if style_mask is not None:
             raise ValueError("a style preset already holds its regions: pass no style label map with it")
         return style
-    dev = _model_device(net)
+    dev = net.device
     image = load_image(style, max_pixels=max_pixels, name="style image")
     labels = _labels(style_mask, image.size, "style label map", dev, max_pixels) if style_mask is not None else None
     pixels = flat_style_stand_in(resize_long_side(image_to_tensor(image.flattened()).to(dev), max_side))
@@ -164,7 +160,7 @@ def _auto_masks(
     if isinstance(style, StyleStats) or _is_preset_file(style):
         raise ValueError("automatic regions need the style photo, not a style preset: pass the image")
     style_image = load_image(style, max_pixels=max_pixels, name="style image")
-    dev = _model_device(net)
+    dev = net.device
     small_style = resize_long_side(image_to_tensor(style_image.flattened()).to(dev), side)
     with torch.inference_mode(), _precision_context(net, precision):
         content_labels, style_labels = auto_label_maps(net.encode, resize_long_side(content, side), small_style)
@@ -256,7 +252,7 @@ def stylize(
     if masks is not None and not auto and not (isinstance(masks, (tuple, list)) and len(masks) == 2):
         raise ValueError('masks must be a pair: (content_label_map, style_label_map or None), or "auto"')
     net = load_model(model, device, precision)
-    dev = _model_device(net)
+    dev = net.device
     image = load_image(content, max_pixels=max_pixels, name="content image")
     if auto:
         masks = _auto_masks(net, image_to_tensor(image.rgb).to(dev), style, max_pixels, max_side, precision)

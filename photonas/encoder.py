@@ -131,6 +131,11 @@ class VGGEncoder(nn.Module):
         """The encoder stays in eval mode: it is never trained here."""
         return super().train(False)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are."""
+        return next(self.parameters()).device
+
     def forward(self, image: Tensor, last: str = "relu5_1") -> Features:
         """``(B, 3, H, W)`` RGB in [0, 1] → ``{level: (B, C_level, H / stride, W / stride)}``.
 

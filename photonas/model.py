@@ -239,6 +239,11 @@ class StyleTransferModel(
         return self
 
     @property
+    def device(self) -> torch.device:
+        """Where the model's weights are (encoder and decoder move together)."""
+        return next(self.decoder.parameters()).device
+
+    @property
     def dtype(self) -> torch.dtype:
         """The dtype of the weights (float32, or bf16/fp16 after :meth:`for_inference`)."""
         return self.encoder.layers["block1_conv1"].weight.dtype

@@ -39,9 +39,9 @@ from photonas.api import ModelSource, StyleSource, load_model, style_preset
 from photonas.colour_grid import apply_colour_grid, fit_colour_grid, resize_long_side
 from photonas.highres import check_mode, default_mode, stylize_highres
 from photonas.highres.stats import Moments, NormTable, transfer_map
+from photonas.io import image_to_tensor, load_image
 from photonas.model import StyleTransferModel
 from photonas.padding import crop, pad_to_grid
-from photonas.io import image_to_tensor, load_image
 from photonas.refine import PIXELS, ColourMapping, Refinement, fit_mapping
 from photonas.regions import RegionMatcher, fit_regions
 from photonas.style import StyleStats
@@ -231,7 +231,7 @@ def _style_regions(net: StyleTransferModel, style: StyleSource, max_side: int) -
     """Automatic regions of the style photo at ``max_side``: the matcher frames are labelled with, and its labels."""
     if isinstance(style, StyleStats) or str(style).endswith(".safetensors"):
         raise ValueError("automatic regions need the style photo, not a style preset: pass the image")
-    dev = next(net.decoder.parameters()).device
+    dev = net.device
     small = resize_long_side(image_to_tensor(load_image(style, name="style image").flattened()).to(dev), max_side)
     padded, box = pad_to_grid(small)
     with torch.inference_mode():
@@ -349,7 +349,7 @@ def stylize_video(
     if output.resolve() == Path(source).resolve():
         raise ValueError(f"'{output}' would overwrite its input")
     net = load_model(model, device)
-    dev = next(net.decoder.parameters()).device
+    dev = net.device
     regions = None
     if auto_regions:
         regions, style_labels = _style_regions(net, style, max_side)

@@ -4,10 +4,10 @@ import torch
 from PIL import Image
 
 import photonas
+from photonas import presets
 from photonas.api import load_model
 from photonas.highres import resize_long_side
 from photonas.io import ImageError, image_to_tensor, tensor_to_image
-from photonas.presets import PRESETS
 from photonas.transforms import GLOBAL
 
 BLUE, GREEN = (0, 0, 255), (0, 255, 0)
@@ -151,10 +151,14 @@ def test_named_models_are_loaded_once(model_dir):
     assert load_model(model_dir, "cpu") is load_model(str(model_dir), "cpu")
 
 
-@pytest.mark.skipif((PRESETS["photonas"].weights_dir / "model.safetensors").exists(), reason="weights are shipped")
-def test_default_model_without_shipped_weights_says_so():
-    with pytest.raises(photonas.WeightsNotFoundError, match="no trained decoder"):
-        photonas.stylize(_photo(32, 32), _photo(32, 32), device="cpu")
+def test_default_model_without_shipped_weights_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(presets, "WEIGHTS_DIR", tmp_path)  # a checkout without shipped weights
+    photonas.api._load_cached.cache_clear()  # the shipped model may be cached by an earlier test
+    try:
+        with pytest.raises(photonas.WeightsNotFoundError, match="no trained decoder"):
+            photonas.stylize(_photo(32, 32), _photo(32, 32), device="cpu")
+    finally:
+        photonas.api._load_cached.cache_clear()
 
 
 def test_automatic_regions(model, tmp_path):

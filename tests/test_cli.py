@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from helpers import gradient_photo as _photo
 from helpers import label_halves as _halves
+from PIL import Image
 
-from photonas import __version__, cli
-from photonas.api import style_preset
+from photonas import __version__, cli, presets
+from photonas.api import _load_cached, style_preset
 from photonas.presets import PRESETS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +35,11 @@ def content(tmp_path: Path) -> Path:
 @pytest.fixture
 def style(tmp_path: Path) -> Path:
     return _save(_photo(STYLE_SIZE, 2), tmp_path / "style.jpg")
+
+
+def load_model_cache_clear() -> None:
+    """Forget the models loaded by name (a test that moves the shipped weights must not get them cached)."""
+    _load_cached.cache_clear()
 
 
 def _run(*argv: object) -> int:
@@ -230,11 +234,14 @@ def test_missing_content(model_dir: Path, style: Path, tmp_path: Path, capsys: p
 
 
 def test_default_model_without_weights(
-    content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if (PRESETS["photonas"].weights_dir / "model.safetensors").is_file():
-        pytest.skip("shipped photonas weights exist")
-    assert _run("stylize", content, style, "-o", tmp_path / "out.png") != 0
+    monkeypatch.setattr(presets, "WEIGHTS_DIR", tmp_path / "weights")  # a checkout without shipped weights
+    load_model_cache_clear()
+    try:
+        assert _run("stylize", content, style, "-o", tmp_path / "out.png") != 0
+    finally:
+        load_model_cache_clear()
     err = capsys.readouterr().err
     assert "no trained decoder" in err and "Traceback" not in err
     assert len(err.splitlines()) == 1

@@ -117,6 +117,9 @@ def test_weights_path_env(monkeypatch, tmp_path):
     monkeypatch.delenv("PHOTONAS_VGG_WEIGHTS")
     copy = tmp_path / "vgg.bin"
     copy.write_bytes(vgg_weights_path().read_bytes())
+    reference = VGGEncoder().state_dict()
     monkeypatch.setenv("PHOTONAS_VGG_WEIGHTS", str(copy))
     assert vgg_weights_path() == copy
-    assert VGGEncoder() is not None
+    from_copy = VGGEncoder().state_dict()
+    assert from_copy.keys() == reference.keys()
+    assert all(torch.equal(from_copy[k], reference[k]) for k in reference)

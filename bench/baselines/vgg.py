@@ -140,6 +140,11 @@ class BaselineModel(nn.Module):
     #: Separately trained decoders (keys of ``self.decoders``), in training order.
     parts: ClassVar[tuple[str, ...]]
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are."""
+        return next(self.parameters()).device
+
     def __init__(self) -> None:
         super().__init__()
         self.encoder = VGGEncoder()

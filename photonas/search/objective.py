@@ -142,7 +142,7 @@ class TeacherObjective:
         if weights.cost_kind == "latency" and latency_size <= 0:
             raise ValueError("a latency cost needs latency_size > 0")
         self.teacher, self.weights = teacher.eval(), weights
-        self.device = next(teacher.decoder.parameters()).device
+        self.device = teacher.device
         self.contents, self.styles = contents.to(self.device), styles.to(self.device)
         self.latency_repeats = latency_repeats
         # One host model for every candidate: the teacher's encoder, the candidate's decoder.

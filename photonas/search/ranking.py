@@ -42,7 +42,7 @@ def train_standalone(
 ) -> Decoder:
     """A decoder of ``code`` trained alone for ``settings.steps`` (from ``init``'s weights, else from scratch)."""
     torch.manual_seed(seed)
-    device = next(encoder.parameters()).device
+    device = encoder.device
     decoder = (init if init is not None else Decoder(code)).to(device).train()
     train_decoder_steps(
         decoder, list(decoder.parameters()), batches, encoder, settings, itertools.repeat(None), teacher

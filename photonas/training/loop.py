@@ -203,7 +203,7 @@ def init_distributed(device: torch.device) -> Dist:
 @torch.no_grad()
 def validation_psnr(model: StyleTransferModel, images: Tensor, batch_size: int, precision: str) -> float:
     """Mean reconstruction PSNR (dB) over ``(N, 3, H, W)`` images in [0, 1]."""
-    device = next(model.decoder.parameters()).device
+    device = model.device
     scores = []
     for chunk in images.split(batch_size):
         x = chunk.to(device)

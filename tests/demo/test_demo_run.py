@@ -126,7 +126,6 @@ def test_label_map_of_the_wrong_shape_is_the_library_message(write_image, photos
         run.stylize_request(*photos, content_map=content_map, style_map=style_map)
 
 
-@pytest.mark.skipif(not run.HIGH_RES, reason="this photonas has no stylize(mode=, max_side=): full-size output hidden")
 def test_full_size_output_downloads_the_whole_photo(write_image, monkeypatch):
     mode = "fast"  # exact differs only in the mode passed on (and is offered on GPUs only)
     monkeypatch.setenv(run.MAX_SIDE_ENV, "96")

@@ -15,10 +15,7 @@ from helpers import gradient_photo
 from demo import video
 
 av = pytest.importorskip("av", reason="PyAV not installed (pip install 'photonas[video]')")
-pytestmark = [
-    pytest.mark.skipif(not video.VIDEO, reason="this photonas has no stylize_video: the video tab is hidden"),
-    pytest.mark.usefixtures("one_thread"),
-]
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _clip(path, frames: int = 4, size: tuple[int, int] = (48, 32), fps: int = 10, fmt: str | None = None) -> str:
