@@ -72,17 +72,25 @@ def figure(pairs: Sequence[tuple[str, str, tuple[int, int, int, int]]], path: Pa
             sheet.paste(thumb, (x + 2, y + LABEL))
             if name != "style":
                 crop = images[name].crop(box)
-                sheet.paste(crop.resize((crop.width * 2, crop.height * 2), Image.Resampling.NEAREST), (x, y + LABEL + THUMB * 2 // 3 + 4))
+                sheet.paste(
+                    crop.resize((crop.width * 2, crop.height * 2), Image.Resampling.NEAREST),
+                    (x, y + LABEL + THUMB * 2 // 3 + 4),
+                )
         if "content" in columns:  # where the crop comes from
             scale = min((THUMB - 4) / images["content"].width, (THUMB * 2 // 3) / images["content"].height)
-            draw.rectangle([2 + box[0] * scale, y + LABEL + box[1] * scale, 2 + box[2] * scale, y + LABEL + box[3] * scale], outline="red")
+            draw.rectangle(
+                [2 + box[0] * scale, y + LABEL + box[1] * scale, 2 + box[2] * scale, y + LABEL + box[3] * scale],
+                outline="red",
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path, optimize=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.refine_figure", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results" / "cpu-2cores" / "examples" / "refine_figure.png")
+    parser.add_argument(
+        "--out", type=Path, default=REPO_ROOT / "bench" / "results" / "cpu-2cores" / "examples" / "refine_figure.png"
+    )
     args = parser.parse_args(argv)
     figure(PAIRS, args.out)
     print(f"wrote {args.out}")

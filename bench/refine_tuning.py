@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bench import metrics
 from bench.classical import monge_kantorovich, reinhard
 from bench.markdown import markdown_table
-from bench.run import METRICS, REPO_ROOT, Pair, _fit_long_side, sample_grid, score
-from bench import metrics
+from bench.run import METRICS, REPO_ROOT, Pair, _fit_long_side, score
 from photonas.api import load_model
 from photonas.encoder import VGGEncoder
 from photonas.io import image_to_tensor, load_image
@@ -125,7 +125,14 @@ def working_size(pairs: Sequence[Pair], encoder: VGGEncoder, sides: Sequence[int
             pixels = colour_stats(flat_style_stand_in(_tensor(pair.style)))
             out = refine(content, styled, style_pixels=pixels)
             seconds = time.perf_counter() - start
-            rows.append({"pair": pair.name, "network_side": side, "seconds": seconds, **score(pair, _array(out), grams, encoder, False)})
+            rows.append(
+                {
+                    "pair": pair.name,
+                    "network_side": side,
+                    "seconds": seconds,
+                    **score(pair, _array(out), grams, encoder, False),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -153,13 +160,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     pairs = bsds_pairs(args.data, args.pairs, args.long_side)
     frame = tune(pairs, encoder)
     frame.to_csv(args.out / "tuning.csv", index=False)
-    (args.out / "tuning.md").write_text(_markdown(_means(frame, "setting"), f"Refinement settings, {len(pairs)} BSDS val pairs"))
+    (args.out / "tuning.md").write_text(
+        _markdown(_means(frame, "setting"), f"Refinement settings, {len(pairs)} BSDS val pairs")
+    )
     print((args.out / "tuning.md").read_text())
     if args.size_pairs:
         big = bsds_pairs(args.data.parent / "photos", args.size_pairs, 1024, seed=1, pattern="*.jpg")
         sizes = working_size(big, encoder)
         sizes.to_csv(args.out / "working_size.csv", index=False)
-        (args.out / "working_size.md").write_text(_markdown(_means(sizes, "network_side"), "Network working size, output at 1024 px"))
+        (args.out / "working_size.md").write_text(
+            _markdown(_means(sizes, "network_side"), "Network working size, output at 1024 px")
+        )
         print((args.out / "working_size.md").read_text())
     return 0
 

@@ -39,7 +39,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from photonas.colour_grid import ColourGrid, apply_colour_grid, fit_colour_grid, luminance, resize_labels, resize_long_side
+from photonas.colour_grid import (
+    ColourGrid,
+    apply_colour_grid,
+    fit_colour_grid,
+    luminance,
+    resize_labels,
+    resize_long_side,
+)
 from photonas.transforms import GLOBAL, FeatureStats, RegionStats, region_stats
 
 #: The :class:`~photonas.style.StyleStats` key of the style photo's own RGB statistics (per region).
@@ -306,7 +313,9 @@ class ColourMapping:
             return self
         if any(previous.grids[k].coeffs.shape != g.coeffs.shape for k, g in self.grids.items()):
             return self
-        grids = {k: replace(g, coeffs=torch.lerp(g.coeffs, previous.grids[k].coeffs, keep)) for k, g in self.grids.items()}
+        grids = {
+            k: replace(g, coeffs=torch.lerp(g.coeffs, previous.grids[k].coeffs, keep)) for k, g in self.grids.items()
+        }
         weight = (1 - keep) * self.weight + keep * previous.weight
         fallback = tuple(torch.lerp(a, b, keep) for a, b in zip(self.fallback, previous.fallback))
         return ColourMapping(grids, weight, fallback)

@@ -13,8 +13,8 @@ from skimage.metrics import structural_similarity
 import photonas
 from photonas import PhotoNAS, StyleTransferModel, highres
 from photonas.cli import main
-from photonas.highres import check_mode, stylize_highres
 from photonas.colour_grid import apply_colour_grid, fit_colour_grid, resize_long_side
+from photonas.highres import check_mode, stylize_highres
 from photonas.highres.stats import Moments, NormTable
 from photonas.highres.tiled import plan_tiles, stylize_tiled
 from tests.helpers import gradient_photo

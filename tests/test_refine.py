@@ -139,7 +139,9 @@ def test_flat_inputs_give_no_nan():
     style = flat_style_stand_in(torch.full((1, 3, 20, 20), 0.7))
     out = refine(flat, flat * 0.5, style_pixels=colour_stats(style))
     assert torch.isfinite(out).all()
-    out = refine(_edge_photo(), torch.full((1, 3, 48, 64), 0.3), style_pixels=colour_stats(torch.full((1, 3, 8, 8), 0.2)))
+    out = refine(
+        _edge_photo(), torch.full((1, 3, 48, 64), 0.3), style_pixels=colour_stats(torch.full((1, 3, 8, 8), 0.2))
+    )
     assert torch.isfinite(out).all()
 
 

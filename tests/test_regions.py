@@ -98,7 +98,7 @@ def test_near_identical_frames_get_the_same_labels(encoder: VGGEncoder) -> None:
     with torch.inference_mode():
         matcher, _ = fit_regions(encoder(style_padded), style_box, RegionConfig(regions=3))
     labels = []
-    for step in range(3):
+    for _ in range(3):
         noisy = (frame + 0.002 * torch.randn(frame.shape, generator=generator)).clamp(0, 1)
         padded, box = pad_to_grid(noisy)
         with torch.inference_mode():

@@ -133,9 +133,15 @@ def stylize_photo(
         labels = None if content_labels is None else resize_labels(content_labels, work.shape[-2:])
         styled = model.stylize(work, style, method=method, content_labels=labels, config=config)
     else:
-        styled = stylize_highres(model, content, style, max_side=max_side, method=method, content_labels=content_labels, config=config)
+        styled = stylize_highres(
+            model, content, style, max_side=max_side, method=method, content_labels=content_labels, config=config
+        )
     return refine(
-        content, styled, style_pixels=style.points.get(PIXELS), content_labels=content_labels, alpha=alpha,
+        content,
+        styled,
+        style_pixels=style.points.get(PIXELS),
+        content_labels=content_labels,
+        alpha=alpha,
         settings=refinement,
     )
 
