@@ -1,6 +1,6 @@
 """Side-by-side figure of the bundled colour-story pairs: raw network output, default output, MK, Reinhard.
 
-    python -m bench.refine_figure                       # bench/results/cpu-2cores/examples/refine_figure.png
+    python -m bench.refine_figure                       # bench/results/cpu-2cores/examples/refine_figure.jpg
 
 Each row is one pair at the photos' own size (800 px): content, style, then every method's
 result, and under each result a 100 % crop of an edge against the sky (the ``CROPS`` box),
@@ -47,7 +47,7 @@ def outputs(content: Path, style: Path) -> dict[str, Image.Image]:
         "style": Image.open(style).convert("RGB"),
         "PhotoNAS raw (paper)": photonas.stylize(content, style, raw=True),
         "PhotoNAS default": photonas.stylize(content, style),
-        "Monge–Kantorovich": _image(monge_kantorovich(c, s)),
+        "Monge-Kantorovich": _image(monge_kantorovich(c, s)),
         "Reinhard": _image(reinhard(c, s)),
     }
 
@@ -83,13 +83,13 @@ def figure(pairs: Sequence[tuple[str, str, tuple[int, int, int, int]]], path: Pa
                 outline="red",
             )
     path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path, optimize=True)
+    sheet.save(path, quality=90, optimize=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.refine_figure", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--out", type=Path, default=REPO_ROOT / "bench" / "results" / "cpu-2cores" / "examples" / "refine_figure.png"
+        "--out", type=Path, default=REPO_ROOT / "bench" / "results" / "cpu-2cores" / "examples" / "refine_figure.jpg"
     )
     args = parser.parse_args(argv)
     figure(PAIRS, args.out)

@@ -107,7 +107,7 @@ def tune(pairs: Sequence[Pair], encoder: VGGEncoder, log=print) -> pd.DataFrame:
             name = ", ".join(f"{k}={v}" for k, v in change.items()) or "default"
             outputs[name] = _array(refine(_tensor(pair.content), styled, style_pixels=pixels, settings=settings))
         for name, out in outputs.items():
-            rows.append({"pair": pair.name, "setting": name, **score(pair, out, grams, encoder, masked=False)})
+            rows.append({"pair": pair.name, "setting": name, **score(pair, out, grams, encoder)})
         log(f"  {pair.name}: {len(outputs)} outputs scored")
     return pd.DataFrame(rows)
 
@@ -130,7 +130,7 @@ def working_size(pairs: Sequence[Pair], encoder: VGGEncoder, sides: Sequence[int
                     "pair": pair.name,
                     "network_side": side,
                     "seconds": seconds,
-                    **score(pair, _array(out), grams, encoder, False),
+                    **score(pair, _array(out), grams, encoder),
                 }
             )
     return pd.DataFrame(rows)

@@ -187,8 +187,12 @@ def machine_slug(device: torch.device) -> str:
 # ---- scoring -----------------------------------------------------------------------------
 
 
-def score(pair: Pair, output: np.ndarray, style_grams: dict, encoder: VGGEncoder, masked: bool) -> dict[str, float]:
-    """Every metric of one output; ``region_swd_lab`` only with masks on."""
+def score(pair: Pair, output: np.ndarray, style_grams: dict, encoder: VGGEncoder) -> dict[str, float]:
+    """Every metric of one output; ``region_swd_lab`` whenever the pair has label maps.
+
+    With masks off the method never saw the maps, and the region distance then says how well
+    it matched regions on its own (automatic regions, or a content-aware network).
+    """
     row = {
         "edge_ssim": metrics.edge_ssim(pair.content, output),
         "ssim": metrics.ssim(pair.content.astype(np.float64), output.astype(np.float64)),
@@ -196,7 +200,7 @@ def score(pair: Pair, output: np.ndarray, style_grams: dict, encoder: VGGEncoder
         "swd_lab": metrics.sliced_wasserstein_lab(output, pair.style),
         "artifact_energy": metrics.artifact_energy(pair.content, output),
     }
-    if masked and pair.content_labels is not None and pair.style_labels is not None:
+    if pair.content_labels is not None and pair.style_labels is not None:
         try:
             row["region_swd_lab"] = metrics.region_color_distance(output, pair.style, pair.content_labels, pair.style_labels)
         except ValueError:  # no shared region: the measure does not apply to this pair
@@ -269,7 +273,7 @@ def run_benchmark(
                 outputs.setdefault(pair.name, {}).setdefault(method.name, out)
                 record = {"pair": pair.name, "masks": masked, "method": method.name, "kind": method.kind}
                 record["seconds"] = seconds if method.timed else math.nan
-                record.update(score(pair, out, style_grams, encoder, masked))
+                record.update(score(pair, out, style_grams, encoder))
                 records.append(record)
                 log(f"  {pair.name} masks={'on' if masked else 'off'} {method.name}: {record['seconds']:.3f} s")
     return records, outputs
@@ -359,6 +363,8 @@ def leaderboard_markdown(table, facts: dict[str, Any], settings: dict[str, Any])
             "PhotoNAS's median from this run; `quality_rank` ranks the mean of each method's rank on "
             "every quality metric (1 = best); `recon_psnr` is the row's network's mean reconstruction "
             f"PSNR over the contents (rows under {UNTRAINED_PSNR:g} dB are untrained and unranked). "
+            "`region_swd_lab` compares each content region with the same style region of the data's "
+            "label maps in both mask modes (with masks off the method never saw them). "
             "`photonas` and `photonet` are the default photo-faithful output, `-raw` the paper's network "
             "output, `+refine` another row's output through the same refinement (`mk+refine`: driven by "
             "Monge–Kantorovich instead of a network), `photonas+auto` the default output with automatic "
@@ -542,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: no DPST data at {data} (pass --data)", file=sys.stderr)
             return 2
         mask_modes = {"both": [False, True], "on": [True], "off": [False]}[args.masks]
-        pairs = load_dpst_pairs(data, numbers, args.long_side, with_labels=True in mask_modes)
+        pairs = load_dpst_pairs(data, numbers, args.long_side, with_labels=True)  # scored in both modes
         settings = {"pairs": args.pairs, "long_side": args.long_side, "masks": args.masks, "quick": False}
     settings.update(methods=specs, precision=args.precision, data=str(data))
     try:

@@ -16,10 +16,11 @@ from bench.run import main, parse_pairs
 
 @pytest.fixture(scope="module")
 def quick_run(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One quick run: a saved model as photonas, two classical rows, a model whose weights are missing."""
+    """One quick run: a saved model as photonas (default output) and photonas-raw, two classical rows, a model whose
+    weights are missing."""
     out = tmp_path_factory.mktemp("bench")
     missing = out / "no-such-model"
-    argv = ["--quick", "--device", "cpu", "--out", str(out), "--methods", f"photonas={model_dir}", "reinhard", "mk", f"photonet={missing}"]
+    argv = ["--quick", "--device", "cpu", "--out", str(out), "--methods", f"photonas={model_dir}", f"photonas-raw={model_dir}", "reinhard", "mk", f"photonet={missing}"]
     assert main(argv) == 0
     return out
 
@@ -29,9 +30,9 @@ def test_quick_writes_every_output(quick_run: Path) -> None:
         assert (quick_run / name).stat().st_size > 0, name
     payload = json.loads((quick_run / "results.json").read_text())
     assert payload["machine"]["cpu_count"] >= 1 and payload["machine"]["torch"]
-    assert {r["method"] for r in payload["records"]} == {"photonas", "reinhard", "mk"}
+    assert {r["method"] for r in payload["records"]} == {"photonas", "photonas-raw", "reinhard", "mk"}
     frame = pd.read_csv(quick_run / "results.csv")
-    assert len(frame) == 2 * 3  # two pairs, three methods, masks off
+    assert len(frame) == 2 * 4  # two pairs, four methods, masks off
     for metric in ("edge_ssim", "ssim", "gram_loss", "swd_lab", "artifact_energy", "seconds"):
         assert frame[metric].notna().all(), metric
 
@@ -77,11 +78,11 @@ def test_quick_run_measures_speed_with_pytest_benchmark(quick_run: Path) -> None
     raw = json.loads((quick_run / "speed.json").read_text())
     assert raw["benchmarks"] and all(b["stats"]["rounds"] == 5 for b in raw["benchmarks"])
     speed = pd.read_csv(quick_run / "speed.csv")
-    assert set(speed["method"]) == {"photonas", "reinhard", "mk"}  # photonet's weights are missing
+    assert set(speed["method"]) == {"photonas", "photonas-raw", "reinhard", "mk"}  # photonet's weights are missing
     ends = speed[speed["stage"] == "end_to_end"].set_index("method")
     assert ends.loc["photonas", "ratio_vs_photonas"] == pytest.approx(1.0)
     assert (ends["median_s"] > 0).all() and ends["peak_mb"].notna().all()
-    stages = speed[speed["method"] == "photonas"].set_index("stage")
+    stages = speed[speed["method"] == "photonas-raw"].set_index("stage")  # the network's own stages
     assert set(stages.index) == {"end_to_end", "preset", "encoder", "transfers", "decoder"}
     assert stages.loc["encoder", "ratio_vs_own_encoder"] == pytest.approx(1.0)
     board = (quick_run / "leaderboard.md").read_text()

@@ -81,8 +81,8 @@ def test_speed(benchmark, calls, stage: str, method: str, size: str, device: str
 
 
 def test_stages_cover_the_pipeline(calls) -> None:
-    """PhotoNAS has every stage; both end-to-end calls keep the content's shape."""
-    fns = calls("photonas", SIZES[0], "cpu")
+    """PhotoNAS's network (the raw row) has every stage; both end-to-end calls keep the content's shape."""
+    fns = calls("photonas-raw", SIZES[0], "cpu")
     assert set(fns) == set(STAGES)
     for stage in ("end_to_end", "preset"):
         assert fns[stage]().shape[-2:] == torch.Size(RESOLUTIONS[SIZES[0]])

@@ -132,9 +132,9 @@ def _stroke(page: Page, canvas_index: int) -> None:
 
 def test_page_loads_offline_and_runs_an_example(page, tmp_path):
     expect(page.get_by_role("heading", name=re.compile("photonas"))).to_be_visible()
-    _pick_example(page, 1, "chelsea", "rocket")  # chelsea.jpg is 451×300, under the working size
+    _pick_example(page, 2, "creek_overcast", "golden_hour")  # creek_overcast.jpg is 800×533, under the working size
     info = _stylise(page)
-    assert "451×300 px" in info and "PhotoNAS" in info
+    assert "800×533 px" in info and "PhotoNAS" in info
     expect(page.get_by_role("button", name=re.compile("Download result"))).to_be_visible()
     screenshot = tmp_path / "demo.png"
     page.screenshot(path=screenshot, full_page=True)
@@ -148,7 +148,7 @@ def test_painted_regions_reach_the_model(page):
     A stroke the editor drops (on a loaded CPU it can miss the pointer's first events) makes the
     app ask for regions on that photo; the strokes are then painted again, twice at most.
     """
-    _pick_example(page, 1, "chelsea", "rocket")
+    _pick_example(page, 2, "creek_overcast", "golden_hour")
     page.get_by_role("button", name=re.compile("Regions")).click()
     _wait_for_editors(page)
     for _ in range(3):
