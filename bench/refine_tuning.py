@@ -30,6 +30,7 @@ from bench.classical import monge_kantorovich, reinhard
 from bench.markdown import markdown_table
 from bench.run import METRICS, REPO_ROOT, Pair, _fit_long_side, score
 from photonas.api import load_model
+from photonas.colour_grid import resize_long_side
 from photonas.encoder import VGGEncoder
 from photonas.io import image_to_tensor, load_image
 from photonas.refine import Refinement, colour_stats, flat_style_stand_in, refine
@@ -80,8 +81,6 @@ def _array(x: torch.Tensor) -> np.ndarray:
 
 
 def _network(model, content: np.ndarray, style: np.ndarray, side: int) -> torch.Tensor:
-    from photonas.colour_grid import resize_long_side
-
     c = resize_long_side(_tensor(content), side)
     s = flat_style_stand_in(resize_long_side(_tensor(style), side))
     with torch.inference_mode():

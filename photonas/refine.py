@@ -47,7 +47,7 @@ from photonas.colour_grid import (
     resize_labels,
     resize_long_side,
 )
-from photonas.transforms import GLOBAL, FeatureStats, RegionStats, region_stats
+from photonas.transforms import GLOBAL, FeatureStats, RegionStats, _matrix_power, region_stats
 
 #: The :class:`~photonas.style.StyleStats` key of the style photo's own RGB statistics (per region).
 PIXELS = "pixels"
@@ -112,11 +112,6 @@ def colour_stats(image: Tensor, labels: Tensor | None = None, min_pixels: int = 
     return region_stats(image.float(), labels, min_pixels)
 
 
-def _psd_power(matrix: Tensor, power: float) -> Tensor:
-    values, vectors = torch.linalg.eigh(0.5 * (matrix + matrix.mT))
-    return (vectors * values.clamp_min(0) ** power) @ vectors.mT
-
-
 def colour_transport(source: FeatureStats, target: FeatureStats) -> tuple[Tensor, Tensor]:
     """The linear Monge–Kantorovich map ``x ↦ T x + b`` carrying ``source`` colours onto ``target``'s.
 
@@ -127,8 +122,8 @@ def colour_transport(source: FeatureStats, target: FeatureStats) -> tuple[Tensor
     eye = COLOUR_EPS * torch.eye(3, dtype=torch.float64)
     color_s, color_t = source.color[0].double().cpu(), target.color[0].double().cpu()
     cov_s, cov_t = color_s @ color_s + eye, color_t @ color_t + eye
-    root_s, inv_root_s = _psd_power(cov_s, 0.5), _psd_power(cov_s, -0.5)
-    transform = inv_root_s @ _psd_power(root_s @ cov_t @ root_s, 0.5) @ inv_root_s
+    root_s, inv_root_s = _matrix_power(cov_s, 0.5, 0.0), _matrix_power(cov_s, -0.5, 0.0)
+    transform = inv_root_s @ _matrix_power(root_s @ cov_t @ root_s, 0.5, 0.0) @ inv_root_s
     values, vectors = torch.linalg.eigh(0.5 * (transform + transform.T))
     transform = (vectors * values.clamp(0, MAX_GAIN)) @ vectors.T
     bias = target.mean[0].double().cpu() - transform @ source.mean[0].double().cpu()
