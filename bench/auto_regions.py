@@ -2,7 +2,9 @@
 
 Run (2-core CPU, one thread, about 6 minutes; ``--only NAME`` runs one candidate)::
 
-    python -m bench.auto_regions --data ../shared/data/train/bsds500 --out runs/auto_regions --time
+    python -m bench.auto_regions --data ../shared/data/train/bsds500 --out runs/auto_regions
+    python -m bench.auto_regions --pairs 24 --natural 12 --pipelines    # about 3 minutes
+    python -m bench.auto_regions --time
 
 Only the held-out ``val_*`` photos are used (DPST is for reporting, never for choosing).
 Outputs, all under ``--out`` (git-ignored; images made from BSDS photos never go in git):
@@ -29,8 +31,13 @@ should take A's style half's colours, B's B's.
   cutting through smooth areas show up as new edges (seams).
 - ``regions``: mean number of content regions; ``ms``: labelling time per pair given features.
 
-``--time`` adds the cost at 1024² (labels given the encoder features the model already has)
-against PhotoNAS's end-to-end ``stylize`` at 1024², both measured here.
+Two other measurements share the pairs and the command (each instead of the study):
+
+- ``--pipelines``: where automatic regions act in the default output, with the shipped
+  PhotoNAS: in the network's transfers and the colour calibration, or in the calibration
+  alone, with hard or feathered borders (``pipelines.md``: rcd, gap, edge_ssim).
+- ``--time``: ``photonas.stylize`` end to end at 1024² on two bundled photos without and with
+  ``masks="auto"``, in one run (``timing.md``).
 """
 
 from __future__ import annotations
@@ -48,9 +55,13 @@ from PIL import Image
 from bench.classical import monge_kantorovich
 from bench.markdown import markdown_table
 from bench.metrics import edge_ssim, region_color_distance
+from photonas import PhotoNAS
+from photonas.api import AUTO, summarise_style
 from photonas.encoder import VGGEncoder
+from photonas.highres import find_regions, resize_labels, stylize_photo
 from photonas.io import image_to_tensor
 from photonas.padding import pad_to_grid
+from photonas.refine import Refinement
 from photonas.regions import RegionConfig, fit_regions
 
 #: Pixels per region the colour distance samples (the metric's default, 65,536, is 4x slower here).
@@ -263,44 +274,97 @@ def study(args: argparse.Namespace) -> None:
             grid.append([pair.content, pair.style, globals_[offset + i], overlay(pair.content, labels_c),
                          overlay(pair.style, labels_s), out])
         save_grid(grid, out_dir / name)
-    if args.time:
-        (out_dir / "timing.md").write_text(timing(candidates()[shown]))
     print(f"wrote {out_dir}/table.md, table.csv, grid.png, mosaic_grid.png (regions shown: {shown})")
 
 
-def timing(config: RegionConfig, side: int = 1024, repeats: int = 3) -> str:
-    """Labels at ``side``² given the model's encoder features, against PhotoNAS end to end."""
+#: Where the regions act in the photo-faithful output, measured by ``--pipelines``: name →
+#: (regions in the network's transfers too, the calibration's feathering).
+PIPELINES: dict[str, tuple[bool, float]] = {
+    "network and calibration, hard": (True, 0.0),
+    "calibration only, hard": (False, 0.0),
+    "calibration only, feather 0.02": (False, 0.02),
+    "calibration only, feather 0.05": (False, 0.05),
+    "calibration only, feather 0.1": (False, 0.1),
+}
+
+
+def _library_output(model, content: np.ndarray, style: np.ndarray, labels, network: bool, feather: float) -> np.ndarray:
+    """The default output of the shipped model with the library's automatic regions (``labels`` None),
+    given labels ``(content, style)``, or no regions (``labels`` False), regions acting as ``network``/``feather`` say."""
+    c, s = image_to_tensor(content), image_to_tensor(style)
+    refinement = Refinement(separate_regions=False, feather=feather)
+    with torch.inference_mode():
+        if labels is False:
+            out = stylize_photo(model, c, summarise_style(model, s), max_side=max(c.shape[-2:]))
+        elif labels is None:
+            stats = summarise_style(model, s, AUTO, network_regions=network)
+            found = resize_labels(find_regions(model, c, stats.regions, max(c.shape[-2:])), c.shape[-2:])
+            out = stylize_photo(model, c, stats, max_side=max(c.shape[-2:]), content_labels=found if network else None,
+                                regions=None if network else stats.regions, refinement=refinement)
+        else:
+            c_lab, s_lab = (torch.from_numpy(np.ascontiguousarray(x)).long()[None] for x in labels)
+            stats = summarise_style(model, s, s_lab, network_regions=network)
+            out = stylize_photo(model, c, stats, max_side=max(c.shape[-2:]), content_labels=c_lab)
+    return out[0].permute(1, 2, 0).numpy()
+
+
+def pipelines(args: argparse.Namespace) -> None:
+    """Where automatic regions act in the default output (network and calibration, or the calibration
+    alone, with feathered borders), scored like the candidates with the shipped PhotoNAS."""
+    torch.set_num_threads(2)
+    photos = sorted(Path(args.data).glob("val_*.jpg"))
+    rng = np.random.default_rng(args.seed)
+    mosaics, naturals = mosaic_pairs(photos, args.pairs, rng), natural_pairs(photos, args.natural, rng)
+    model = PhotoNAS.from_pretrained().for_inference("cpu")
+
+    def scores(outputs: list[np.ndarray]) -> tuple[float, float, float]:
+        rcd = [region_color_distance(o, p.style, p.content_truth, p.style_truth, max_pixels=SAMPLES)
+               for o, p in zip(outputs, mosaics)]
+        edges = [edge_ssim(p.content, o) for o, p in zip(outputs, mosaics + naturals)]
+        return float(np.mean(rcd)), float(np.mean(edges[: len(mosaics)])), float(np.mean(edges[len(mosaics):]))
+
+    none = scores([_library_output(model, p.content, p.style, False, False, 0.0) for p in mosaics + naturals])
+    truth = scores([_library_output(model, p.content, p.style, (p.content_truth, p.style_truth), True, 0.0)
+                    for p in mosaics] + [np.zeros_like(p.content) for p in naturals])
+    header = ["where the regions act", "rcd", "gap", "edge_ssim mosaic", "edge_ssim natural"]
+    rows = [["no regions", f"{none[0]:.2f}", "0.00", f"{none[1]:.4f}", f"{none[2]:.4f}"],
+            ["true tile labels, network and calibration", f"{truth[0]:.2f}", "1.00", f"{truth[1]:.4f}", ""]]
+    for name, (network, feather) in PIPELINES.items():
+        rcd, mosaic, natural = scores([_library_output(model, p.content, p.style, None, network, feather)
+                                       for p in mosaics + naturals])
+        gap = (none[0] - rcd) / (none[0] - truth[0])
+        rows.append([name, f"{rcd:.2f}", f"{gap:.2f}", f"{mosaic:.4f}", f"{natural:.4f}"])
+        print(" | ".join(rows[-1]), flush=True)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    note = (f"Shipped PhotoNAS, default output at the pairs' size; automatic regions with the library's settings. "
+            f"{len(mosaics)} mosaic pairs, {len(naturals)} natural pairs, seed {args.seed}; 2 threads.")
+    (out_dir / "pipelines.md").write_text("\n".join(markdown_table(header, rows) + ["", note]) + "\n")
+    print(f"wrote {out_dir}/pipelines.md")
+
+
+def timing(side: int = 1024, repeats: int = 3) -> str:
+    """``stylize`` end to end at ``side``² on two bundled photos, without and with ``masks="auto"``, in one run."""
     import photonas
 
-    model = photonas.PhotoNAS.from_pretrained().for_inference("cpu")
-    generator = torch.Generator().manual_seed(0)
-    smooth = torch.nn.functional.interpolate(torch.rand(2, 3, 16, 16, generator=generator), size=(side, side), mode="bicubic")
-    content, style = smooth[:1].clamp(0, 1), smooth[1:].clamp(0, 1)
-    with torch.inference_mode():
-        content_feats, style_feats = model.encode(content), model.encode(style)
-        box = (0, 0, side, side)
+    model = photonas.api.load_model("photonas", "cpu")
+    examples = Path(photonas.__file__).parent / "examples"
+    content = Image.open(examples / "bridge_day.jpg").convert("RGB").resize((side, side), Image.Resampling.LANCZOS)
+    style = Image.open(examples / "golden_hour.jpg").convert("RGB")
 
-        def labels() -> None:
-            matcher, _ = fit_regions(style_feats, box, config, style_image=style,
-                                     content_feats=content_feats, content_box=box, content_image=content)
-            matcher.label(content_feats, box, content)
+    def best(masks) -> float:
+        photonas.stylize(content, style, model, masks=masks)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            photonas.stylize(content, style, model, masks=masks)
+            times.append(time.perf_counter() - start)
+        return min(times)
 
-        def end_to_end() -> None:
-            model.stylize(content, style)
-
-        def best(fn) -> float:
-            fn()
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - start)
-            return min(times)
-
-        t_labels, t_model = best(labels), best(end_to_end)
-    line = (f"Automatic regions at {side}x{side} ({config.method}, k={config.regions}), 1 thread: "
-            f"labels given the encoder features {t_labels:.3f} s; PhotoNAS stylize end to end {t_model:.2f} s; "
-            f"added cost {100 * t_labels / t_model:.1f} %.\n")
+    plain, auto = best(None), best("auto")
+    line = (f"`stylize` at {side}x{side} (bridge_day.jpg onto golden_hour.jpg, default output, {torch.get_num_threads()} "
+            f"threads, best of {repeats}): without regions {plain:.3f} s, with masks=\"auto\" {auto:.3f} s; "
+            f"added cost {100 * (auto - plain) / plain:.1f} %.\n")
     print(line)
     return line
 
@@ -314,8 +378,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", default="style k=5 full position 0.25", help="candidate drawn in the grids and timed")
     parser.add_argument("--only", action="append", help="run just this candidate (repeatable)")
-    parser.add_argument("--time", action="store_true", help="also time the labels at 1024² against PhotoNAS")
-    study(parser.parse_args())
+    parser.add_argument("--time", action="store_true", help="instead: time stylize at 1024² without and with regions")
+    parser.add_argument("--pipelines", action="store_true", help="instead: compare where the regions act")
+    args = parser.parse_args()
+    if args.pipelines:
+        pipelines(args)
+    elif args.time:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "timing.md").write_text(timing())
+    else:
+        study(args)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,13 @@ import torch
 
 from bench.baselines import BASELINES, BaselineModel, default_path, load_baseline
 from bench.classical import CLASSICAL
-from photonas.api import load_model
+from photonas.api import AUTO as AUTO_MASKS
+from photonas.api import load_model, summarise_style
 from photonas.device import autocast, choose_device, convert_for_inference
+from photonas.highres import stylize_photo
 from photonas.io import image_to_tensor, load_image
 from photonas.model import StyleTransferModel
-from photonas.refine import Refinement, colour_stats, flat_style_stand_in, refine
-from photonas.regions import auto_label_maps
+from photonas.refine import colour_stats, flat_style_stand_in, refine
 from photonas.transforms import EXACT_WCT, WCTConfig
 
 #: Suffix of a row that runs another row's method, then the photo-faithful stage (:mod:`photonas.refine`).
@@ -227,13 +228,11 @@ class RefinedMethod:
 
     The inner method decides the colours; :func:`photonas.refine.refine` fits them as smooth
     local colour maps, calibrates them to the style photo's colours (per region with label
-    maps) and applies them to the content's own pixels. ``auto`` adds automatic regions
-    (:func:`photonas.regions.auto_label_maps` on the model's encoder) when no label maps are given.
+    maps) and applies them to the content's own pixels.
     """
 
     name: str
     inner: NeuralMethod | BaselineMethod | ClassicalMethod
-    auto: bool = False
     kind: str = "refined"
     timed: bool = True
 
@@ -247,29 +246,61 @@ class RefinedMethod:
         pair: str | None = None,
     ) -> np.ndarray:
         c, s = _tensor(content), _tensor(style)
-        if self.auto and content_labels is None:
-            model = self.inner.model
-            with torch.inference_mode():
-                dev = model.device
-                c_lab, s_lab = auto_label_maps(model.encode, c.to(dev), s.to(dev))
-            content_labels, style_labels = c_lab[0].cpu().numpy(), s_lab[0].cpu().numpy()
         styled = self.inner.run(content, style, content_labels, style_labels, pair=pair)
         c_lab, s_lab = (
             _label_tensor(content_labels, torch.device("cpu")),
             _label_tensor(style_labels, torch.device("cpu")),
         )
-        settings = Refinement(separate_regions=False) if self.auto else Refinement()
         out = refine(
             c,
             _tensor(styled),
             style_pixels=colour_stats(flat_style_stand_in(s), s_lab),
             content_labels=c_lab,
-            settings=settings,
         )
         return out[0].permute(1, 2, 0).numpy()
 
 
-Method = NeuralMethod | BaselineMethod | ClassicalMethod | ReferenceMethod | RefinedMethod
+@dataclass(frozen=True)
+class AutoRegionsMethod:
+    """The library's default output with automatic regions (``stylize(masks="auto")``) when no
+    label maps are given; with label maps, the default output with them.
+
+    Runs the library's own path (:func:`photonas.api.summarise_style`, then
+    :func:`photonas.highres.stylize_photo` with the style's regions) in one piece at the
+    pair's size, so its time is the library's.
+    """
+
+    name: str
+    model: StyleTransferModel
+    precision: str = "auto"
+    kind: str = "refined"
+    timed: bool = True
+
+    def run(
+        self,
+        content: np.ndarray,
+        style: np.ndarray,
+        content_labels: np.ndarray | None = None,
+        style_labels: np.ndarray | None = None,
+        *,
+        pair: str | None = None,
+    ) -> np.ndarray:
+        device = self.model.device
+        c, s = _tensor(content).to(device), _tensor(style).to(device)
+        c_lab, s_lab = _label_tensor(content_labels, device), _label_tensor(style_labels, device)
+        auto = c_lab is None
+        with torch.inference_mode(), autocast(device, self.precision):
+            stats = summarise_style(self.model, s, AUTO_MASKS if auto else s_lab, network_regions=False)
+            out = stylize_photo(
+                self.model, c, stats, max_side=max(c.shape[-2:]), content_labels=c_lab,
+                regions=stats.regions if auto else None,
+            )
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return out[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+Method = NeuralMethod | BaselineMethod | ClassicalMethod | ReferenceMethod | RefinedMethod | AutoRegionsMethod
 
 
 def parse_method_spec(spec: str) -> tuple[str, str | None]:
@@ -326,13 +357,20 @@ def build_methods(
         return _build_one(name, path, sources, model, device, dpst_results, precision)
 
     for name, path in parsed:
-        if name.endswith(REFINED) or name == AUTO or name in ("photonas", "photonet"):
-            base = {AUTO: "photonas"}.get(name, name.removesuffix(REFINED))
+        if name == AUTO:
+            net = model(path or sources.get("photonas", "photonas"))
+            if isinstance(net, Skipped):
+                skipped.append(Skipped(name, net.reason))
+            else:
+                methods.append(AutoRegionsMethod(name, net, precision))
+            continue
+        if name.endswith(REFINED) or name in ("photonas", "photonet"):
+            base = name.removesuffix(REFINED)
             inner = one(base + RAW if base in ("photonas", "photonet") else base, path)
             if isinstance(inner, Skipped):
                 skipped.append(Skipped(name, inner.reason))
             else:
-                methods.append(RefinedMethod(name, inner, auto=name == AUTO))
+                methods.append(RefinedMethod(name, inner))
             continue
         built = one(name, path)
         (skipped if isinstance(built, Skipped) else methods).append(built)

@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,11 @@ from PIL import Image
 
 from bench.markdown import markdown_table
 from bench.metrics import edge_ssim, sliced_wasserstein_lab
+from bench.stats_smoothing import SmoothedStylizer
 from bench.temporal import camera_clip, input_flows, warping_error
 from photonas.api import load_model
 from photonas.model import StyleTransferModel
+from photonas.style import StyleStats
 from photonas.video import StableStylizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,14 +50,15 @@ def clips(size: tuple[int, int], frames: int) -> dict[str, list[np.ndarray]]:
     return {"pan": pan, "pan_flashing_light": flash, "zoom_brightening": zoom}
 
 
-#: Column name → StableStylizer options. "per_frame" is what stylize() gives frame by frame.
-VARIANTS = {
-    "per_frame": {"stable": False},
-    "stats_0.5": {"stable": False, "stats_smoothing": 0.5},
-    "stable_maps_0": {"smoothing": 0.0},
-    "stable_maps_0.5": {"smoothing": 0.5},
-    "stable_maps_0.8": {"smoothing": 0.8},
-    "stable_maps_0.5_stats_0.5": {"smoothing": 0.5, "stats_smoothing": 0.5},
+#: Column name → how a stylizer for it is made. "per_frame" is what stylize() gives frame by frame;
+#: ``stats_*`` smooth the transfers' content statistics (:mod:`bench.stats_smoothing`).
+VARIANTS: dict[str, Callable[[StyleTransferModel, StyleStats], Callable[[torch.Tensor], torch.Tensor]]] = {
+    "per_frame": lambda model, style: StableStylizer(model, style, stable=False),
+    "stats_0.5": lambda model, style: SmoothedStylizer(model, style, stats=0.5, maps=None),
+    "stable_maps_0": lambda model, style: StableStylizer(model, style, smoothing=0.0),
+    "stable_maps_0.5": lambda model, style: StableStylizer(model, style, smoothing=0.5),
+    "stable_maps_0.8": lambda model, style: StableStylizer(model, style, smoothing=0.8),
+    "stable_maps_0.5_stats_0.5": lambda model, style: SmoothedStylizer(model, style, stats=0.5, maps=0.5),
 }
 
 
@@ -74,8 +78,8 @@ def flicker(
             "size": f"{size[1]}x{size[0]}",
             "input": warping_error(clip, clip, flows),
         }
-        for variant, options in VARIANTS.items():
-            stylizer = StableStylizer(model, style, **options)
+        for variant, make in VARIANTS.items():
+            stylizer = make(model, style)
             with torch.inference_mode():
                 out = [stylizer(torch.from_numpy(f).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy() for f in clip]
             row[variant] = warping_error(clip, out, flows)

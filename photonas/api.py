@@ -22,6 +22,7 @@ from photonas.highres import (
     DEFAULT_MAX_SIDE,
     check_mode,
     default_mode,
+    find_regions,
     resize_labels,
     resize_long_side,
     stylize_highres,
@@ -30,9 +31,10 @@ from photonas.highres import (
 from photonas.io import ImageSource, image_to_tensor, load_image, tensor_to_image
 from photonas.masks import load_label_map
 from photonas.model import WEIGHTS_NAME, StyleTransferModel, model_class
+from photonas.padding import pad_to_grid
 from photonas.presets import PRESETS, get_preset
 from photonas.refine import PIXELS, Refinement, colour_stats, flat_style_stand_in
-from photonas.regions import auto_label_maps
+from photonas.regions import fit_regions
 from photonas.style import StyleStats
 from photonas.transforms import TRANSFORMS
 
@@ -112,6 +114,14 @@ def _is_preset_file(style: StyleSource) -> bool:
     return isinstance(style, (str, Path)) and str(style).endswith(".safetensors")
 
 
+#: ``masks=AUTO`` (``style_mask=AUTO`` for a preset) finds matching regions itself (:mod:`photonas.regions`).
+AUTO = "auto"
+
+
+def _is_auto(mask: object) -> bool:
+    return isinstance(mask, str) and mask == AUTO
+
+
 def _style_stats(
     net: StyleTransferModel,
     style: StyleSource,
@@ -119,6 +129,8 @@ def _style_stats(
     max_pixels: int | None,
     precision: str = "auto",
     max_side: int = DEFAULT_MAX_SIDE,
+    *,
+    network_regions: bool = True,
 ) -> StyleStats:
     """A style given as statistics, a preset file or an image, as statistics for ``net``.
 
@@ -127,6 +139,8 @@ def _style_stats(
     several GB. The statistics include the photo's own colours (:data:`photonas.refine.PIXELS`)
     for the photo-faithful output's calibration. A flat single-colour style is read as a colour
     cast (:func:`photonas.refine.flat_style_stand_in`), so the content keeps its structure.
+
+    ``style_mask`` :data:`AUTO` finds the style's regions (see :func:`summarise_style`).
     """
     if _is_preset_file(style):
         style = StyleStats.load(style)
@@ -136,49 +150,51 @@ def _style_stats(
         return style
     dev = net.device
     image = load_image(style, max_pixels=max_pixels, name="style image")
-    labels = _labels(style_mask, image.size, "style label map", dev, max_pixels) if style_mask is not None else None
-    pixels = flat_style_stand_in(resize_long_side(image_to_tensor(image.flattened()).to(dev), max_side))
-    if labels is not None:
-        labels = resize_labels(labels, pixels.shape[-2:])
+    pixels = resize_long_side(image_to_tensor(image.flattened()).to(dev), max_side)
+    labels = style_mask
+    if style_mask is not None and not _is_auto(style_mask):
+        labels = resize_labels(_labels(style_mask, image.size, "style label map", dev, max_pixels), pixels.shape[-2:])
     with torch.inference_mode(), _precision_context(net, precision):
-        stats = net.style_stats(pixels, labels)
-        return replace(stats, points={**stats.points, PIXELS: colour_stats(pixels, labels)})
+        return summarise_style(net, pixels, labels, network_regions=network_regions)
 
 
-#: ``masks=AUTO`` finds matching regions itself (:mod:`photonas.regions`).
-AUTO = "auto"
+def summarise_style(
+    net: StyleTransferModel, style: Tensor, labels: Tensor | str | None = None, *, network_regions: bool = True
+) -> StyleStats:
+    """A ``(1, 3, H, W)`` style photo in [0, 1] as statistics for ``net``, with its own colours.
 
-
-def _auto_masks(
-    net: StyleTransferModel, content: Tensor, style: StyleSource, max_pixels: int | None, side: int, precision: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Automatic label maps for ``content`` (``(1, 3, H, W)``) and the style photo, found on copies at ``side``.
-
-    The maps come back at those copies' sizes (same aspect as the photos), and are resized to
-    the photos like any label map.
+    The network's statistics at every transfer position plus the photo's RGB statistics
+    (:data:`photonas.refine.PIXELS`), whole and per region of ``(1, H, W)`` ``labels``. A flat
+    single-colour style is read as a colour cast (:func:`photonas.refine.flat_style_stand_in`).
+    ``labels`` :data:`AUTO` finds the style's regions (:func:`photonas.regions.fit_regions`) from
+    the same encoder pass and keeps their matcher in the result; ``network_regions=False`` then
+    leaves the network's statistics global (the photo-faithful output uses automatic regions in
+    its colour calibration alone), which saves an eigen-solve per region and transfer position.
     """
-    if isinstance(style, StyleStats) or _is_preset_file(style):
-        raise ValueError("automatic regions need the style photo, not a style preset: pass the image")
-    style_image = load_image(style, max_pixels=max_pixels, name="style image")
-    dev = net.device
-    small_style = resize_long_side(image_to_tensor(style_image.flattened()).to(dev), side)
-    with torch.inference_mode(), _precision_context(net, precision):
-        content_labels, style_labels = auto_label_maps(net.encode, resize_long_side(content, side), small_style)
-    return content_labels[0].cpu().numpy(), style_labels[0].cpu().numpy()
+    pixels = flat_style_stand_in(style)
+    padded, box = pad_to_grid(pixels)
+    feats = net.encode(padded)
+    matcher = None
+    if _is_auto(labels):
+        matcher, labels = fit_regions(feats, box, style_image=padded)
+    stats = net.style_stats(pixels, labels if matcher is None or network_regions else None, features=feats)
+    return replace(stats, points={**stats.points, PIXELS: colour_stats(pixels, labels)}, regions=matcher)
 
 
 def style_preset(
     style: ImageSource,
     model: ModelSource = "photonas",
     *,
-    style_mask: ImageSource | None = None,
+    style_mask: ImageSource | str | None = None,
     device: str | torch.device | None = None,
     max_pixels: int | None = None,
     max_side: int | None = None,
 ) -> StyleStats:
     """Summarise a style photo once for ``model``; save it with ``.save(path)`` and reuse it.
 
-    ``style_mask`` (a label map) adds per-region statistics for masked stylisation. A photo
+    ``style_mask`` (a label map) adds per-region statistics for masked stylisation;
+    ``style_mask="auto"`` finds the style's regions itself and keeps what is needed to pair a
+    content's regions with them later (``stylize(content, preset, masks="auto")``). A photo
     longer than ``max_side`` (default 1024) is summarised at that size.
     """
     side = check_mode("exact", max_side)
@@ -248,28 +264,29 @@ def stylize(
     method = _check_method(method)
     mode = default_mode(raw) if mode is None else mode
     max_side = check_mode(mode, max_side, raw=raw)
-    auto = isinstance(masks, str) and masks == AUTO
+    auto = _is_auto(masks)
     if masks is not None and not auto and not (isinstance(masks, (tuple, list)) and len(masks) == 2):
         raise ValueError('masks must be a pair: (content_label_map, style_label_map or None), or "auto"')
+    content_mask, style_mask = (None, AUTO) if auto else (masks if masks is not None else (None, None))
+    is_preset = isinstance(style, StyleStats) or _is_preset_file(style)
+    if content_mask is not None and style_mask is None and not is_preset:
+        raise ValueError("masks need the style's regions too: masks=(content_label_map, style_label_map)")
     net = load_model(model, device, precision)
     dev = net.device
     image = load_image(content, max_pixels=max_pixels, name="content image")
-    if auto:
-        masks = _auto_masks(net, image_to_tensor(image.rgb).to(dev), style, max_pixels, max_side, precision)
-    content_mask, style_mask = masks if masks is not None else (None, None)
     content_labels = (
         _labels(content_mask, image.size, "content label map", dev, max_pixels) if content_mask is not None else None
     )
+    stats = _style_stats(
+        net, style, None if auto and is_preset else style_mask, max_pixels, precision, max_side, network_regions=raw
+    )
+    if auto and stats.regions is None:
+        raise ValueError(
+            "this style preset holds no automatic regions: make it with them "
+            '(style_preset(style, style_mask="auto"), or photonas preset --auto-regions)'
+        )
     if (
-        content_mask is not None
-        and style_mask is None
-        and not (isinstance(style, StyleStats) or _is_preset_file(style))
-    ):
-        raise ValueError("masks need the style's regions too: masks=(content_label_map, style_label_map)")
-    stats = _style_stats(net, style, style_mask, max_pixels, precision, max_side)
-    if (
-        not auto
-        and content_labels is not None
+        content_labels is not None
         and stats.points
         and all(len(regions) == 1 for regions in stats.points.values())
     ):
@@ -277,18 +294,16 @@ def stylize(
             "the style statistics hold no regions (a preset made without a style label map, or regions "
             "too small to summarise), so masks would have no effect"
         )
-    if auto:  # automatic regions have stray patches: one grid over the region-calibrated colours hides them
-        refinement = replace(refinement, separate_regions=False)
-    run = stylize_highres if raw else functools.partial(stylize_photo, refinement=refinement)
+    pixels = image_to_tensor(image.rgb).to(dev)
     with torch.inference_mode(), _precision_context(net, precision):
-        out = run(
-            net,
-            image_to_tensor(image.rgb).to(dev),
-            stats,
-            mode=mode,
-            max_side=max_side,
-            alpha=alpha,
-            method=method,
-            content_labels=content_labels,
-        )
+        common = {"mode": mode, "max_side": max_side, "alpha": alpha, "method": method}
+        if not raw:
+            out = stylize_photo(
+                net, pixels, stats, content_labels=content_labels, regions=stats.regions if auto else None,
+                refinement=refinement, **common,
+            )
+        else:
+            if auto:  # the raw output has no calibration: the network transfers region by region
+                content_labels = resize_labels(find_regions(net, pixels, stats.regions), pixels.shape[-2:])
+            out = stylize_highres(net, pixels, stats, content_labels=content_labels, **common)
     return tensor_to_image(out.float(), alpha=image.alpha)

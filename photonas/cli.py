@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from photonas import __version__
-from photonas.api import load_model, style_preset, stylize
+from photonas.api import AUTO, load_model, style_preset, stylize
 from photonas.checkpoint import check_writable
 from photonas.device import choose_device
 from photonas.io import DEFAULT_MAX_PIXELS, IMAGE_FORMATS, MAX_PIXELS_ENV, save_image
@@ -255,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_option(preset)
     _add_style_mask_option(preset)
+    preset.add_argument(
+        "--auto-regions",
+        action="store_true",
+        help="find the style's regions automatically and keep them, for 'photonas stylize --auto-regions'",
+    )
     _add_runtime_options(preset)
     preset.set_defaults(handler=_preset_command)
 
@@ -282,13 +287,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_SMOOTHING,
         metavar="S",
         help=f"share of the previous frame's colour maps kept, in [0, 1) (default: {DEFAULT_SMOOTHING})",
-    )
-    video.add_argument(
-        "--stats-smoothing",
-        type=_smoothing,
-        default=0.0,
-        metavar="S",
-        help="share of the transfers' content statistics carried over, in [0, 1) (default: 0, off)",
     )
     video.add_argument(
         "--raw",
@@ -371,13 +369,11 @@ def _images_in(folder: Path) -> list[Path]:
 def _check_masks(args: argparse.Namespace) -> None:
     """Both maps are needed to pair regions, except with a preset that already holds the style's.
 
-    Automatic regions take no maps and need the style photo (they pair its regions with each content's).
+    Automatic regions take no maps (a preset must have been made with --auto-regions).
     """
     if args.auto_regions:
         if args.content_mask is not None or args.style_mask is not None:
             raise UsageError("--auto-regions finds the regions itself: pass it or label maps, not both")
-        if _is_preset(args.style):
-            raise UsageError("--auto-regions needs the style photo, not a style preset")
         return
     if args.style_mask is not None and args.content_mask is None:
         raise UsageError("--style-mask needs --content-mask: the content's regions are what get paired")
@@ -405,7 +401,7 @@ def _stylize_command(args: argparse.Namespace) -> int:
     _check_output(args.output, _inputs(args))
     model = _load(args)
     masks = (args.content_mask, args.style_mask) if args.content_mask is not None else None
-    _stylize_to_file(args, args.content, args.style, model, "auto" if args.auto_regions else masks, args.output)
+    _stylize_to_file(args, args.content, args.style, model, AUTO if args.auto_regions else masks, args.output)
     print(f"wrote {args.output}")
     return 0
 
@@ -492,10 +488,8 @@ def _stylize_folder(args: argparse.Namespace) -> int:
     plan = _plan_outputs(images, args.output, args.ext, others)
     check_writable(next(iter(plan.values())))
     model = _load(args)
-    # automatic regions pair the style photo's regions with each photo's, so the photo itself is passed on
-    stats = args.style if args.auto_regions else style_preset(
-        args.style, model, style_mask=args.style_mask, max_pixels=args.max_pixels, max_side=args.max_side
-    )
+    style_mask = AUTO if args.auto_regions and not _is_preset(args.style) else args.style_mask
+    stats = style_preset(args.style, model, style_mask=style_mask, max_pixels=args.max_pixels, max_side=args.max_side)
     args.output.mkdir(parents=True, exist_ok=True)
     failures: list[tuple[str, str]] = []
     with tqdm(plan.items(), desc="stylising", unit="image", file=sys.stderr) as bar:
@@ -504,7 +498,7 @@ def _stylize_folder(args: argparse.Namespace) -> int:
             try:
                 content_map = _content_map(image, args.content_mask, maps)
                 masks = (content_map, None) if content_map is not None else None
-                _stylize_to_file(args, image, stats, model, "auto" if args.auto_regions else masks, out)
+                _stylize_to_file(args, image, stats, model, AUTO if args.auto_regions else masks, out)
             except _RUNTIME_ERRORS as err:
                 failures.append((image.name, _one_line(err)))
                 bar.write(f"photonas: skipped {image.name}: {_one_line(err)}", file=sys.stderr)
@@ -522,9 +516,12 @@ def _preset_command(args: argparse.Namespace) -> int:
         raise UsageError(f"STYLE '{args.style}' is already a style preset; pass the style photo")
     _require_file(args.style, "style image")
     _require_file(args.style_mask, "style label map")
+    if args.auto_regions and args.style_mask is not None:
+        raise UsageError("--auto-regions finds the style's regions itself: pass it or --style-mask, not both")
     _check_output(args.output, _inputs(args))
     model = _load(args)
-    style_preset(args.style, model, style_mask=args.style_mask, max_pixels=args.max_pixels).save(args.output)
+    style_mask = AUTO if args.auto_regions else args.style_mask
+    style_preset(args.style, model, style_mask=style_mask, max_pixels=args.max_pixels).save(args.output)
     print(f"wrote {args.output}")
     return 0
 
@@ -550,7 +547,6 @@ def _video_command(args: argparse.Namespace) -> int:
         max_side=args.max_side,
         stable=not args.raw,
         smoothing=args.smoothing,
-        stats_smoothing=args.stats_smoothing,
         crf=args.crf,
         auto_regions=args.auto_regions,
     )

@@ -276,7 +276,13 @@ class StyleTransferModel(
         return self.decoder.transfer_points
 
     def style_stats(
-        self, style: Tensor, labels: Tensor | None = None, *, min_pixels: int = 64, reference: bool = False
+        self,
+        style: Tensor,
+        labels: Tensor | None = None,
+        *,
+        min_pixels: int = 64,
+        reference: bool = False,
+        features: Features | None = None,
     ) -> StyleStats:
         """Summarise a ``(B, 3, H, W)`` style (B = 1 with ``labels``) at every transfer position.
 
@@ -284,11 +290,13 @@ class StyleTransferModel(
         runs through the same decoder stages (reconstructing itself) and is measured there.
         ``labels`` (``(1, H, W)`` integers) add per-region statistics for masked transfer;
         ``reference`` computes them in float64 (see :class:`~photonas.transforms.WCTConfig`).
+        ``features``: the encoder features of ``pad_to_grid(style)`` when the caller has them
+        already (automatic regions are found from them), so the style is not encoded twice.
         """
         _check_images(style, "style", labels)
         padded, _ = pad_to_grid(style)
         padded_labels = pad_to_grid(labels)[0] if labels is not None else None
-        feats = self.encode(padded)
+        feats = self.encode(padded) if features is None else features
         points: dict[str, RegionStats] = {}
 
         def record(point: str, x: Tensor) -> Tensor:
@@ -326,6 +334,7 @@ class StyleTransferModel(
         style_labels: Tensor | None = None,
         config: WCTConfig = WCTConfig(),
         min_pixels: int = 64,
+        features: Features | None = None,
     ) -> Tensor:
         """Stylise ``(B, 3, H, W)`` content in [0, 1] of any size; returns the same shape.
 
@@ -338,6 +347,8 @@ class StyleTransferModel(
             style_labels: ``(1, H, W)`` region labels of the style image (ignored for statistics).
             config: regularisation of the whitening.
             min_pixels: smallest region (in feature pixels) given its own statistics.
+            features: the encoder features of ``pad_to_grid(content)`` when the caller has them
+                already (automatic regions are found from them), so the content is not encoded twice.
         """
         _check_images(content, "content", content_labels)
         if isinstance(style, Tensor):
@@ -353,7 +364,8 @@ class StyleTransferModel(
                 x, style.points[point], labels, method=method, alpha=alpha, config=config, min_pixels=min_pixels
             )
 
-        return crop(self.decode(self.encode(padded), transfer), box).to(content.dtype)
+        feats = self.encode(padded) if features is None else features
+        return crop(self.decode(feats, transfer), box).to(content.dtype)
 
     def forward(self, content: Tensor, style: Tensor | StyleStats, **kwargs) -> Tensor:
         """Same as :meth:`stylize`."""

@@ -66,6 +66,10 @@ MAX_GAIN = 3.0
 STRUCTURE_FLOOR = (0.7, 0.4)
 #: Smallest region (pixels at the fitting size) given its own grid; smaller ones use the whole image's.
 MIN_REGION_PIXELS = 64
+#: :attr:`Refinement.feather` for automatic regions. On held-out BSDS pairs (README, "Automatic
+#: regions"), 0.05 of the long side kept 95 % of the hard borders' region colour gain and gave
+#: back a fifth of their edge-SSIM cost; wider feathering gave back more colour than edges.
+AUTO_FEATHER = 0.05
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,10 @@ class Refinement:
             seam stays exactly on the label border (right for drawn or published maps);
             False fits one grid to the region-calibrated colours, which smooths over label
             errors (right for automatic regions, whose small stray patches would show).
+        feather: with label maps, each region's colour calibration fades into its
+            neighbours' over a Gaussian of this share of the long side. None (default): hard
+            borders for drawn maps, :data:`AUTO_FEATHER` for automatic regions, whose borders
+            are guesses.
     """
 
     cells: int = 8
@@ -99,12 +107,24 @@ class Refinement:
     recalibrate: float = 0.5
     noise: float = 0.01
     separate_regions: bool = True
+    feather: float | None = None
 
     def __post_init__(self) -> None:
         if self.cells < 1 or self.bins < 1 or self.fit_side < 16:
             raise ValueError(f"refinement needs cells >= 1, bins >= 1, fit_side >= 16, got {self}")
-        if self.reg < 0 or self.noise < 0 or not (0.0 <= self.calibrate <= 1.0 and 0.0 <= self.recalibrate <= 1.0):
-            raise ValueError(f"refinement needs reg >= 0, noise >= 0, calibrate and recalibrate in [0, 1], got {self}")
+        if self.reg < 0 or self.noise < 0 or (self.feather or 0) < 0 or not (0.0 <= self.calibrate <= 1.0 and 0.0 <= self.recalibrate <= 1.0):
+            raise ValueError(
+                f"refinement needs reg, noise and feather >= 0, calibrate and recalibrate in [0, 1], got {self}"
+            )
+
+    def for_automatic_regions(self) -> Refinement:
+        """These settings for automatic label maps: one grid over softly calibrated regions.
+
+        Automatic regions have stray patches and approximate borders: one grid fitted to the
+        region-calibrated colours smooths over the patches, and feathered calibration keeps a
+        misplaced border from showing as an edge.
+        """
+        return replace(self, separate_regions=False, feather=AUTO_FEATHER if self.feather is None else self.feather)
 
 
 def colour_stats(image: Tensor, labels: Tensor | None = None, min_pixels: int = 64) -> RegionStats:
@@ -130,32 +150,54 @@ def colour_transport(source: FeatureStats, target: FeatureStats) -> tuple[Tensor
     return transform, bias
 
 
+def _gaussian_blur(x: Tensor, sigma: float) -> Tensor:
+    """``(1, C, h, w)`` blurred by a separable Gaussian of ``sigma`` pixels, edges replicated."""
+    radius = min(max(1, round(3 * sigma)), min(x.shape[-2:]) - 1)
+    if radius < 1:
+        return x
+    taps = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="replicate"), kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
 def calibrate_colours(
-    styled: Tensor, style_pixels: RegionStats, labels: Tensor | None = None, strength: float = 1.0
+    styled: Tensor,
+    style_pixels: RegionStats,
+    labels: Tensor | None = None,
+    strength: float = 1.0,
+    feather: float = 0.0,
 ) -> Tensor:
     """``(1, 3, h, w)`` ``styled`` with its colour moments carried onto the style photo's.
 
     With ``(1, h, w)`` labels, each label that the style has its own statistics for is carried
-    onto that region's; the others onto the whole style's. ``strength`` blends with ``styled``.
+    onto that region's; the others onto the whole style's. ``feather`` > 0 fades each region's
+    map into its neighbours' over a Gaussian of that share of the long side (a weighted mix of
+    the maps near a border). ``strength`` blends with ``styled``.
     """
     if strength == 0.0:
         return styled
     stats = colour_stats(styled, labels)
+    regions = [label for label in stats if label != GLOBAL and label in style_pixels]
+    maps = [colour_transport(stats[label], style_pixels[label]) for label in regions]
+    maps.append(colour_transport(stats[GLOBAL], style_pixels[GLOBAL]))  # every other pixel
+    if regions:
+        keys = labels[0]
+        own = torch.stack([keys == label for label in regions])
+        weights = torch.cat([own, ~own.any(0, keepdim=True)]).to(torch.float32)[None]
+        if feather > 0:
+            weights = _gaussian_blur(weights, feather * max(keys.shape))
+            weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-12)
+        weights = weights[0].flatten(1).double()
+    else:
+        weights = torch.ones(1, styled.shape[-2] * styled.shape[-1], dtype=torch.float64, device=styled.device)
     flat = styled[0].flatten(1).double()  # (3, N)
-    out = torch.empty_like(flat)
-    keys = labels[0].flatten() if labels is not None else None
-    covered = torch.zeros(flat.shape[1], dtype=torch.bool, device=flat.device)
-    for label, source in stats.items():
-        if label == GLOBAL or label not in style_pixels:
-            continue
-        mask = keys == label
-        transform, bias = colour_transport(source, style_pixels[label])
-        out[:, mask] = transform.to(flat.device) @ flat[:, mask] + bias.to(flat.device)[:, None]
-        covered |= mask
-    if not covered.all():
-        transform, bias = colour_transport(stats[GLOBAL], style_pixels[GLOBAL])
-        rest = ~covered
-        out[:, rest] = transform.to(flat.device) @ flat[:, rest] + bias.to(flat.device)[:, None]
+    out = torch.zeros_like(flat)
+    for weight, (transform, bias) in zip(weights, maps):
+        if bool(weight.any()):
+            out += weight * (transform.to(flat.device) @ flat + bias.to(flat.device)[:, None])
     calibrated = out.view_as(styled).to(styled.dtype).clamp(0, 1)
     return torch.lerp(styled, calibrated, strength)
 
@@ -332,7 +374,8 @@ def fit_mapping(
         style_pixels: the style photo's RGB statistics (:func:`colour_stats`; a
             :class:`~photonas.style.StyleStats` holds them under :data:`PIXELS`); None skips
             the calibration.
-        content_labels: ``(1, H, W)`` region labels: regions are calibrated and fitted one by one.
+        content_labels: ``(1, h, w)`` region labels, at any size of the photo's aspect: regions
+            are calibrated (and, with ``settings.separate_regions``, fitted) one by one.
         settings: grid and calibration settings.
     """
     if content.ndim != 4 or content.shape[:2] != (1, 3) or styled.ndim != 4 or styled.shape[:2] != (1, 3):
@@ -343,7 +386,7 @@ def fit_mapping(
         target = F.interpolate(target, size=source.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
     labels = None if content_labels is None else resize_labels(content_labels, source.shape[-2:])
     if style_pixels is not None and settings.calibrate > 0:
-        target = calibrate_colours(target, style_pixels, labels, settings.calibrate)
+        target = calibrate_colours(target, style_pixels, labels, settings.calibrate, settings.feather or 0.0)
     grids = _fit_grids(source, target, labels, settings)
     if style_pixels is not None and settings.calibrate * settings.recalibrate > 0:
         grids = _recalibrate(grids, source, labels, style_pixels, settings.calibrate * settings.recalibrate)

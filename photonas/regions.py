@@ -19,9 +19,16 @@ the deep VGG features the encoder computes anyway (no other model, nothing downl
    nearest region, and a content whose descriptors barely vary (a flat colour) is one region
    taking the whole style's statistics.
 
-The fitted :class:`RegionMatcher` holds the centroids, so a video labels every frame against
-the same style clusters (nearest-centroid assignment on smoothed descriptors: near-identical
-frames get the same labels).
+The fitted :class:`RegionMatcher` holds the centroids, so a style preset can carry it
+(:class:`~photonas.style.StyleStats` ``regions``) and a video labels every frame against the
+same style clusters (nearest-centroid assignment on smoothed descriptors: near-identical
+frames get the same labels). The descriptors are built as pixel rows (cells × channels), the
+encoder's own channels-last layout, so that every step reads memory in order.
+
+Where the labels act is the caller's choice: the photo-faithful output
+(:func:`photonas.highres.fit_photo_mapping`) labels the content from the network's own
+encoder pass and uses the regions in its colour calibration alone; the raw output transfers
+region by region inside the network.
 
 Examples:
     >>> content_labels, style_labels = auto_label_maps(VGGEncoder(), content, style)  # doctest: +SKIP
@@ -104,8 +111,33 @@ def _grid_box(box: Box, stride: int) -> Box:
     return t, lft, -(-(top + height) // stride) - t, -(-(left + width) // stride) - lft
 
 
-def _normalise(x: Tensor, box: Box, projection: int = 0, seed: int = 0) -> Tensor:
-    """Centre and scale each channel of ``(C, h, w)`` by its statistics inside ``box``.
+def _column_moments(points: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean and biased variance of each column of ``(n, D)`` points, as two matrix–vector products
+    (torch's reductions along the first dimension take a slow path on a CPU)."""
+    weights = torch.full((points.shape[0],), 1 / points.shape[0], dtype=points.dtype, device=points.device)
+    mean = weights @ points
+    return mean, (weights @ points.square() - mean.square()).clamp_min(0)
+
+
+def _box_smooth(rows: Tensor, side: int) -> Tensor:
+    """``(h, w, D)`` rows averaged over ``side × side`` cells, edges replicated; shifted slices of
+    contiguous rows, so every pass reads memory in order whatever D is."""
+    pad = side // 2
+    for dim in (0, 1):
+        n = rows.shape[dim]
+        first, last = rows.narrow(dim, 0, 1), rows.narrow(dim, n - 1, 1)
+        sizes = list(rows.shape)
+        sizes[dim] = pad
+        padded = torch.cat([first.expand(sizes), rows, last.expand(sizes)], dim)
+        total = padded.narrow(dim, 0, n).clone()
+        for shift in range(1, side):
+            total += padded.narrow(dim, shift, n)
+        rows = total / side
+    return rows
+
+
+def _normalise(rows: Tensor, box: Box, projection: int = 0, seed: int = 0) -> Tensor:
+    """Centre and scale each channel of ``(h, w, C)`` pixel rows by its statistics inside ``box``.
 
     The scale is floored at a tenth of the level's overall RMS activation, so a flat photo's
     near-constant channels stay near 0 instead of blowing JPEG noise up to unit variance.
@@ -113,18 +145,21 @@ def _normalise(x: Tensor, box: Box, projection: int = 0, seed: int = 0) -> Tenso
     With ``projection`` > 0 the result is also multiplied by a fixed seeded Gaussian
     ``(C, projection)`` matrix (scaled to keep distances on average, Johnson–Lindenstrauss),
     folded into one matmul: every later step then reads ``projection`` channels instead of C.
+    Pixel rows (channels last, as the encoder's features are) keep every step one pass over
+    contiguous memory.
     """
-    c = x.shape[0]
-    std, mean = torch.std_mean(crop(x, box).flatten(1), dim=1, unbiased=False)
+    c = rows.shape[-1]
+    top, left, height, width = box
+    mean, var = _column_moments(rows[top : top + height, left : left + width].reshape(-1, c))
+    std = var.sqrt()
     floor = 0.1 * (std.pow(2) + mean.pow(2)).mean().sqrt().clamp_min(1e-6)
     scale = 1 / (std.clamp_min(floor) * c**0.5)
     if projection <= 0:
-        return (x - mean[:, None, None]) * scale[:, None, None]
+        return (rows - mean) * scale
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    matrix = torch.randn(c, projection, generator=generator).to(x.device) / projection**0.5
+    matrix = torch.randn(c, projection, generator=generator).to(rows.device) / projection**0.5
     weight = matrix * scale[:, None]  # (C, d)
-    out = weight.T @ x.flatten(1) - (weight.T @ mean)[:, None]
-    return out.reshape(projection, *x.shape[1:])
+    return rows @ weight - mean @ weight
 
 
 def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
@@ -141,18 +176,19 @@ class Descriptors:
     """Per-cell descriptors of one padded photo.
 
     Attributes:
-        values: ``(D, h, w)`` float32 descriptors.
+        rows: ``(h, w, D)`` float32 descriptors, one row of D values per grid cell.
         stride: image pixels per grid cell (8, or a multiple of 8 for large photos).
         box: where the photo lies inside its padding, in image pixels.
     """
 
-    values: Tensor
+    rows: Tensor
     stride: int
     box: Box
 
     def inside(self) -> Tensor:
         """``(n, D)`` descriptors of the cells the photo covers (padding left out)."""
-        return crop(self.values, _grid_box(self.box, self.stride)).flatten(1).T
+        top, left, height, width = _grid_box(self.box, self.stride)
+        return self.rows[top : top + height, left : left + width].reshape(-1, self.rows.shape[-1])
 
 
 def region_descriptors(
@@ -175,33 +211,30 @@ def region_descriptors(
     size = (-(-base[0] // factor), -(-base[1] // factor))
     stride = LEVEL_STRIDE[GRID_LEVEL] * factor
     grid_box = _grid_box(box, stride)
-    parts = []
-    for i, level in enumerate(config.levels):
-        x = _resize(feats[level][:1].float(), size)[0]
-        parts.append(_normalise(x, grid_box, config.projection, seed=i))
+
+    def rows(x: Tensor) -> Tensor:  # (1, C, h, w) → (h, w, C) pixel rows at the grid's size
+        return _resize(x[:1].float(), size)[0].permute(1, 2, 0).contiguous()
+
+    parts = [_normalise(rows(feats[level]), grid_box, config.projection, seed=i) for i, level in enumerate(config.levels)]
     if config.color_weight > 0:
         if image is None:
             raise ValueError("color_weight > 0 needs the padded image")
-        rgb = _resize(image[:1].float(), size)[0]
-        parts.append(config.color_weight * _normalise(rgb, grid_box))
+        parts.append(config.color_weight * _normalise(rows(image), grid_box))
     if config.position_weight > 0:
         top, _, height, _ = grid_box
-        rows = (torch.arange(size[0], dtype=torch.float32, device=parts[0].device) - top + 0.5) / height
+        ys = (torch.arange(size[0], dtype=torch.float32, device=parts[0].device) - top + 0.5) / height
         # Uniform on [0, 1] has variance 1/12: scale to unit variance, like the other terms.
-        y = (rows - 0.5) * 12**0.5
-        parts.append(config.position_weight * y[None, :, None].expand(1, *size))
-    desc = torch.cat(parts)
+        parts.append(config.position_weight * ((ys - 0.5) * 12**0.5)[:, None, None].expand(*size, 1))
+    desc = torch.cat(parts, dim=-1)
     if config.smoothing > 1:
-        pad = config.smoothing // 2
-        padded = F.pad(desc[None], (pad, pad, pad, pad), mode="replicate")
-        desc = F.avg_pool2d(padded, config.smoothing, stride=1)[0, :, : size[0], : size[1]]
+        desc = _box_smooth(desc, config.smoothing)
     return Descriptors(desc, stride, box)
 
 
 def _samples(desc: Descriptors, max_samples: int) -> Tensor:
     """``(n, D)`` descriptors inside the photo, every k-th cell so that n <= max_samples."""
     points = desc.inside()
-    return points[:: -(-points.shape[0] // max_samples)]
+    return points[:: -(-points.shape[0] // max_samples)].contiguous()
 
 
 def _sq_distances(points: Tensor, centroids: Tensor) -> Tensor:
@@ -306,10 +339,10 @@ class RegionMatcher:
 
     def is_flat(self, desc: Descriptors) -> bool:
         """Whether the photo's appearance descriptors barely vary (position is left out)."""
-        appearance = desc.inside()
+        variance = _column_moments(desc.inside())[1]
         if self.config.position_weight > 0:
-            appearance = appearance[:, :-1]  # the position term is the last descriptor row
-        return float(appearance.var(dim=0, unbiased=False).sum()) < self.config.flat_variance
+            variance = variance[:-1]  # the position term is the last descriptor column
+        return float(variance.sum()) < self.config.flat_variance
 
     def label_descriptors(self, desc: Descriptors) -> Tensor:
         """Labels ``(1, H, W)`` int64 at the photo's own size (the height and width of its box).
@@ -319,25 +352,25 @@ class RegionMatcher:
         before the arg-max, so region borders are smooth curves at full resolution rather
         than grid staircases. A flat photo is one region labelled :attr:`flat_label`.
         """
-        values = desc.values
-        if values.ndim != 3 or values.shape[0] != self.centroids.shape[1]:
-            raise ValueError(f"descriptors must be (D={self.centroids.shape[1]}, h, w), got {tuple(values.shape)}")
+        rows = desc.rows
+        if rows.ndim != 3 or rows.shape[-1] != self.centroids.shape[1]:
+            raise ValueError(f"descriptors must be (h, w, D={self.centroids.shape[1]}), got {tuple(rows.shape)}")
         size = desc.box[2:]
         if self.is_flat(desc):
-            return torch.full((1, *size), self.flat_label, dtype=torch.int64, device=values.device)
-        targets = self.targets.to(values.device)
-        centroids = self.centroids.to(values.device, values.dtype)
+            return torch.full((1, *size), self.flat_label, dtype=torch.int64, device=rows.device)
+        targets = self.targets.to(rows.device)
+        centroids = self.centroids.to(rows.device, rows.dtype)
         allowed = _drop_tiny(
             _sq_distances(desc.inside(), centroids), targets,
             torch.ones_like(targets, dtype=torch.bool), self.config.min_fraction,
         )
         centroids, targets = centroids[allowed], targets[allowed]
         if centroids.shape[0] == 1:
-            return torch.full((1, *size), int(targets[0]), dtype=torch.int64, device=values.device)
+            return torch.full((1, *size), int(targets[0]), dtype=torch.int64, device=rows.device)
         # Scores up to a per-cell constant (|x|², the same for every centroid): linear in x,
         # so upsampling them is upsampling the descriptors.
-        h, w = values.shape[-2:]
-        scores = (2 * centroids @ values.flatten(1) - centroids.pow(2).sum(1)[:, None]).reshape(-1, h, w)
+        h, w = rows.shape[:2]
+        scores = (2 * rows.reshape(h * w, -1) @ centroids.T - centroids.pow(2).sum(1)).T.reshape(-1, h, w)
         top, left, height, width = desc.box
         cells = _grid_box(desc.box, desc.stride)
         # Upsample only the cells covering the photo, then cut the photo out of them.

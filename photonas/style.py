@@ -9,18 +9,22 @@ safetensors "style preset".
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from safetensors import safe_open
 from torch import Tensor, nn
 
 from photonas.checkpoint import save_safetensors_atomic
+from photonas.regions import RegionConfig, RegionMatcher
 from photonas.transforms import GLOBAL, FeatureStats, RegionStats
 
 _FORMAT = "photonas-style-preset"
 _FIELDS = ("mean", "color", "std")
+#: Tensor-name prefix of the automatic regions' matcher in a preset file.
+_REGIONS = "regions/"
 
 
 def decoder_fingerprint(decoder: nn.Module) -> str:
@@ -52,16 +56,20 @@ class StyleStats:
         code: architecture code of the model that produced them.
         decoder_id: :func:`decoder_fingerprint` of that model's decoder when any position is
             inside the decoder (their statistics depend on its weights), else ``""``.
+        regions: the automatic regions found on the style (:mod:`photonas.regions`), which
+            label a content photo so that its regions take these statistics' regions; None
+            for a style summarised without them.
     """
 
     points: dict[str, RegionStats]
     code: str
     decoder_id: str = ""
+    regions: RegionMatcher | None = None
 
     def to(self, device: torch.device | str) -> StyleStats:
         """The same statistics on another device."""
         moved = {p: {label: s.to(device) for label, s in regions.items()} for p, regions in self.points.items()}
-        return StyleStats(moved, self.code, self.decoder_id)
+        return StyleStats(moved, self.code, self.decoder_id, self.regions)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write a style preset (safetensors, atomically)."""
@@ -71,6 +79,11 @@ class StyleStats:
                 for field in _FIELDS:
                     tensors[f"{point}/{label}/{field}"] = getattr(stats, field)
         metadata = {"format": _FORMAT, "code": self.code, "decoder_id": self.decoder_id}
+        if self.regions is not None:
+            tensors[f"{_REGIONS}centroids"] = self.regions.centroids.float().cpu()
+            tensors[f"{_REGIONS}targets"] = self.regions.targets.cpu()
+            config = asdict(self.regions.config)
+            metadata["regions"] = json.dumps({"config": config, "flat_label": self.regions.flat_label})
         save_safetensors_atomic(tensors, path, metadata)
 
     @classmethod
@@ -89,10 +102,32 @@ class StyleStats:
         if metadata.get("format") != _FORMAT:
             raise ValueError(f"{path} is a safetensors file but not a photonas style preset")
         try:
-            points = _points(tensors)
+            regions = _regions(tensors, metadata.get("regions"))
+            points = _points({k: v for k, v in tensors.items() if not k.startswith(_REGIONS)})
         except ValueError as err:
             raise ValueError(f"{path} is not a usable style preset: {err}") from None
-        return cls(points, metadata.get("code", ""), metadata.get("decoder_id", ""))
+        return cls(points, metadata.get("code", ""), metadata.get("decoder_id", ""), regions)
+
+
+def _regions(tensors: dict[str, Tensor], metadata: str | None) -> RegionMatcher | None:
+    """The automatic regions' matcher saved in a preset, checked; None when it holds none."""
+    centroids, targets = tensors.get(f"{_REGIONS}centroids"), tensors.get(f"{_REGIONS}targets")
+    if metadata is None and centroids is None and targets is None:
+        return None
+    if metadata is None or centroids is None or targets is None:
+        raise ValueError("its automatic regions are incomplete (centroids, targets and settings go together)")
+    try:
+        saved = json.loads(metadata)
+        values = dict(saved["config"])
+        config = RegionConfig(**{**values, "levels": tuple(values.get("levels", ()))})
+        flat_label = int(saved["flat_label"])
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValueError(f"its automatic-regions settings are unreadable ({type(err).__name__}: {err})") from None
+    if centroids.ndim != 2 or not centroids.is_floating_point() or not torch.isfinite(centroids).all():
+        raise ValueError(f"its region centroids are not a finite (m, D) float tensor: {tuple(centroids.shape)}")
+    if targets.shape != centroids.shape[:1] or targets.is_floating_point():
+        raise ValueError(f"its region targets {tuple(targets.shape)} do not fit {centroids.shape[0]} centroids")
+    return RegionMatcher(centroids, targets.long(), config, flat_label)
 
 
 def _points(tensors: dict[str, Tensor]) -> dict[str, RegionStats]:

@@ -11,9 +11,9 @@ smooth function of the input, and inherits its temporal coherence.
 
 Measured on synthetic camera moves (``bench/video.py``, ``bench/results/``): the projection
 alone cuts the flow-warping error several times, and carrying the maps over cuts it further;
-smoothing the content statistics of the transfers (``stats_smoothing``) did not help on pans
-and zooms, so it is off by default. Frames are decoded, stylised and encoded one at a time:
-memory does not grow with length.
+smoothing the content statistics of the transfers did not help on pans and zooms, so it
+lives in the benchmark as an experiment (``bench/stats_smoothing.py``), not here. Frames are
+decoded, stylised and encoded one at a time: memory does not grow with length.
 
 Example:
     >>> from photonas import stylize_video
@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -35,15 +35,18 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from photonas.api import ModelSource, StyleSource, load_model, style_preset
-from photonas.colour_grid import apply_colour_grid, fit_colour_grid, resize_long_side
-from photonas.highres import check_mode, default_mode, stylize_highres
-from photonas.highres.stats import Moments, NormTable, transfer_map
-from photonas.io import image_to_tensor, load_image
+from photonas.api import AUTO, ModelSource, StyleSource, load_model, style_preset
+from photonas.highres import (
+    WORK_SIDE,
+    check_mode,
+    default_mode,
+    find_regions,
+    fit_photo_mapping,
+    resize_labels,
+    stylize_highres,
+)
 from photonas.model import StyleTransferModel
-from photonas.padding import crop, pad_to_grid
-from photonas.refine import PIXELS, ColourMapping, Refinement, fit_mapping
-from photonas.regions import RegionMatcher, fit_regions
+from photonas.refine import ColourMapping, Refinement
 from photonas.style import StyleStats
 from photonas.transforms import WCTConfig
 
@@ -75,58 +78,6 @@ def check_smoothing(smoothing: float, name: str = "smoothing") -> float:
     return value
 
 
-class SmoothedStatistics:
-    """Stylise frames with the content statistics of every transfer and instance norm averaged over frames.
-
-    Per transfer position and encoder level, the running moments of the content features are
-    blended with each frame's own (weight ``1 - smoothing``) before use. ``smoothing=0`` is
-    plain per-frame stylisation. Whole frames only (no tiling).
-    """
-
-    def __init__(
-        self,
-        model: StyleTransferModel,
-        style: StyleStats,
-        *,
-        alpha: float = 1.0,
-        method: str = "wct",
-        smoothing: float = 0.5,
-        config: WCTConfig = WCTConfig(),
-    ) -> None:
-        model.check_style_stats(style)
-        self.model, self.style, self.alpha, self.method, self.config = model, style.to("cpu"), alpha, method, config
-        self.smoothing = check_smoothing(smoothing, "stats_smoothing")
-        self._running: dict[str, Moments] = {}
-
-    def reset(self) -> None:
-        """Forget the history (a new shot)."""
-        self._running.clear()
-
-    def _smoothed(self, key: str, feat: Tensor) -> Moments:
-        current = Moments.of(feat)
-        previous = self._running.get(key)
-        smoothed = current if previous is None or self.smoothing == 0 else previous.blend(current, self.smoothing)
-        self._running[key] = smoothed
-        return smoothed
-
-    def __call__(self, frame: Tensor) -> Tensor:
-        """One ``(1, 3, H, W)`` frame in [0, 1] → its stylisation, ``(1, 3, H, W)`` float32."""
-        padded, box = pad_to_grid(frame)
-        feats = self.model.encode(padded)
-        norms = NormTable()
-        for level, feat in feats.items():
-            norms.add(feat, self._smoothed(level, feat))
-
-        def transfer(point: str, x: Tensor) -> Tensor:
-            stats = self._smoothed(point, x)
-            mapping = transfer_map(stats, self.style, point, self.method, self.alpha, self.config)
-            y = mapping(x)
-            norms.add(y, mapping.moments_of_output(stats))
-            return y
-
-        return crop(self.model.decode(feats, transfer, norm_stats=norms), box).float()
-
-
 def _thumbnail(frame: Tensor) -> Tensor:
     return F.adaptive_avg_pool2d(frame.float(), _THUMB)
 
@@ -147,11 +98,10 @@ class StableStylizer:
         stable: False stylises every frame on its own with the raw network output, as
             ``photonas.stylize(raw=True)`` would (the paper's output; it flickers).
         smoothing: share of the previous frame's colour maps kept, in [0, 1).
-        stats_smoothing: share of the content statistics carried over, in [0, 1) (0: off).
         refinement: settings of the photo-faithful colour maps (stable path).
-        regions: automatic regions fitted on the style (:func:`photonas.regions.fit_regions`,
-            with ``style`` made from its labels): every frame is labelled against the same
-            style clusters, so regions do not flicker. Not with ``stats_smoothing``.
+        auto_regions: label every frame with the automatic regions ``style`` holds (made with
+            ``style_preset(style_mask="auto")``): every frame is compared with the same style
+            clusters, so regions do not flicker.
         config: regularisation of the whitening.
     """
 
@@ -166,47 +116,35 @@ class StableStylizer:
         max_side: int | None = None,
         stable: bool = True,
         smoothing: float = DEFAULT_SMOOTHING,
-        stats_smoothing: float = 0.0,
         refinement: Refinement = Refinement(),
-        regions: RegionMatcher | None = None,
+        auto_regions: bool = False,
         config: WCTConfig = WCTConfig(),
     ) -> None:
         model.check_style_stats(style)
-        if regions is not None and stats_smoothing:
-            raise ValueError("automatic regions and stats_smoothing do not combine: choose one")
-        if regions is not None:  # stray patches of automatic labels: one grid hides them (photonas.refine)
-            refinement = replace(refinement, separate_regions=False)
-        self.regions = regions
+        if auto_regions and style.regions is None:
+            raise ValueError('automatic regions need a style summarised with them: style_preset(style, style_mask="auto")')
+        self.regions = style.regions if auto_regions else None
         self.mode = default_mode(raw=not stable) if mode is None else mode
         self.max_side = check_mode(self.mode, max_side, raw=not stable)
         self.model, self.style, self.stable, self.alpha, self.refinement = model, style, stable, alpha, refinement
         self.smoothing = check_smoothing(smoothing)
-        # the stable path blends with the frame in pixels; the per-frame path blends features
-        self._kwargs = {"alpha": 1.0 if stable else alpha, "method": method, "config": config}
-        self._statistics = (
-            SmoothedStatistics(model, style, smoothing=stats_smoothing, **self._kwargs) if stats_smoothing else None
-        )
+        self.method, self.config = method, config
         self._mapping: ColourMapping | None = None
         self._thumb: Tensor | None = None
 
     def reset(self) -> None:
         """Forget the previous frames (start of a new shot or a new video)."""
         self._mapping = self._thumb = None
-        if self._statistics is not None:
-            self._statistics.reset()
 
-    def _labels(self, work: Tensor) -> Tensor | None:
-        """The frame's automatic region labels ``(1, h, w)``, or None without regions."""
-        if self.regions is None:
-            return None
-        padded, box = pad_to_grid(work)
-        return self.regions.label(self.model.encode(padded), box, padded)
-
-    def _network(self, work: Tensor, labels: Tensor | None = None) -> Tensor:
-        if self._statistics is not None:
-            return self._statistics(work)
+    def _raw(self, frame: Tensor) -> Tensor:
+        """The frame's raw network output, as ``stylize(raw=True)`` gives it."""
+        labels = None
+        if self.regions is not None:
+            side = min(self.max_side, WORK_SIDE) if self.mode == "exact" else self.max_side
+            labels = resize_labels(find_regions(self.model, frame, self.regions, side), frame.shape[-2:])
         return stylize_highres(
-            self.model, work, self.style, mode="exact", max_side=self.max_side, content_labels=labels, **self._kwargs
+            self.model, frame, self.style, mode=self.mode, max_side=self.max_side, alpha=self.alpha,
+            method=self.method, content_labels=labels, config=self.config,
         )
 
     def __call__(self, frame: Tensor) -> Tensor:
@@ -215,28 +153,14 @@ class StableStylizer:
         if self._thumb is not None and (thumb - self._thumb).abs().mean() > CUT_THRESHOLD:
             self.reset()
         self._thumb = thumb
-        work = frame if self.mode == "exact" else resize_long_side(frame, self.max_side)
-        labels = self._labels(work)
-        styled = self._network(work, labels).float()
-        if not self.stable:  # the raw output; fast mode carries it to full size on a fine grid
-            return styled if work is frame else apply_colour_grid(fit_colour_grid(work.float(), styled), frame)
-        mapping = fit_mapping(
-            frame, styled, style_pixels=self.style.points.get(PIXELS), content_labels=labels, settings=self.refinement
+        if not self.stable:
+            return self._raw(frame)
+        mapping, labels = fit_photo_mapping(
+            self.model, frame, self.style, mode=self.mode, max_side=self.max_side, method=self.method,
+            regions=self.regions, refinement=self.refinement, config=self.config,
         )
         self._mapping = mapping.blend(self._mapping, self.smoothing)
-        return self._mapping.apply(frame, alpha=self.alpha)
-
-
-def _style_regions(net: StyleTransferModel, style: StyleSource, max_side: int) -> tuple[RegionMatcher, np.ndarray]:
-    """Automatic regions of the style photo at ``max_side``: the matcher frames are labelled with, and its labels."""
-    if isinstance(style, StyleStats) or str(style).endswith(".safetensors"):
-        raise ValueError("automatic regions need the style photo, not a style preset: pass the image")
-    dev = net.device
-    small = resize_long_side(image_to_tensor(load_image(style, name="style image").flattened()).to(dev), max_side)
-    padded, box = pad_to_grid(small)
-    with torch.inference_mode():
-        matcher, labels = fit_regions(net.encode(padded), box, style_image=padded)
-    return matcher, labels[0].cpu().numpy()
+        return self._mapping.apply(frame, labels, alpha=self.alpha)
 
 
 @dataclass(frozen=True)
@@ -299,7 +223,6 @@ def stylize_video(
     max_side: int | None = None,
     stable: bool = True,
     smoothing: float = DEFAULT_SMOOTHING,
-    stats_smoothing: float = 0.0,
     method: str = "wct",
     device: str | torch.device | None = None,
     crf: int = 18,
@@ -323,15 +246,13 @@ def stylize_video(
             result and carried across frames (no flicker); False: each frame's raw network
             output, as ``photonas.stylize(raw=True)`` gives it (the paper's; flickers).
         smoothing: share of the previous frame's colour maps kept, in [0, 1) (stable only).
-        stats_smoothing: share of the transfers' content statistics carried from frame to
-            frame, in [0, 1); 0 (default) is off: it did not reduce flicker in our measurements.
         method: ``"wct"`` or ``"adain"``.
         device: ``"cpu"``, ``"cuda"``, ``"mps"``; default CUDA, then MPS, then CPU.
         crf: H.264 quality (0 lossless … 51 worst; 18 looks lossless).
         progress: show a progress bar on stderr.
         auto_regions: pair regions of the frames and the style automatically
             (:mod:`photonas.regions`): the style is clustered once and every frame labelled
-            against the same clusters. Needs the style photo, not a preset.
+            against the same clusters. A preset must have been made with ``style_mask="auto"``.
 
     Raises:
         FileNotFoundError: ``source`` does not exist.
@@ -342,7 +263,6 @@ def stylize_video(
     mode = default_mode(raw=not stable) if mode is None else mode
     max_side = check_mode(mode, max_side, raw=not stable)
     check_smoothing(smoothing)
-    check_smoothing(stats_smoothing, "stats_smoothing")
     if not 0 <= int(crf) <= 51:
         raise ValueError(f"crf must be in 0..51, got {crf}")
     output = Path(output)
@@ -350,12 +270,8 @@ def stylize_video(
         raise ValueError(f"'{output}' would overwrite its input")
     net = load_model(model, device)
     dev = net.device
-    regions = None
-    if auto_regions:
-        regions, style_labels = _style_regions(net, style, max_side)
-        stats = style_preset(style, net, style_mask=style_labels, max_side=max_side)
-    else:
-        stats = style if isinstance(style, StyleStats) else style_preset(style, net, max_side=max_side)
+    is_preset = isinstance(style, StyleStats) or str(style).endswith(".safetensors")
+    stats = style_preset(style, net, style_mask=AUTO if auto_regions and not is_preset else None, max_side=max_side)
     stylizer = StableStylizer(
         net,
         stats,
@@ -365,8 +281,7 @@ def stylize_video(
         max_side=max_side,
         stable=stable,
         smoothing=smoothing,
-        stats_smoothing=stats_smoothing,
-        regions=regions,
+        auto_regions=auto_regions,
     )
     container = _open_input(av, source)
     try:

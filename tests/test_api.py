@@ -170,7 +170,24 @@ def test_automatic_regions(model, tmp_path):
     flat = np.full((40, 40, 3), 0.4, np.float32)
     assert np.isfinite(np.asarray(photonas.stylize(flat, style, model=model, masks="auto"), dtype=float)).all()
     preset = photonas.style_preset(style, model=model)
-    with pytest.raises(ValueError, match="style photo"):
+    with pytest.raises(ValueError, match='style_mask="auto"'):
         photonas.stylize(content, preset, model=model, masks="auto")
     with pytest.raises(ValueError, match="auto"):
         photonas.stylize(content, style, model=model, masks="automatic")
+
+
+def test_automatic_regions_in_a_preset(model, tmp_path):
+    """A preset made with style_mask="auto" keeps the style's regions: saved and loaded, it gives
+    what the style photo gives, in the default and the raw output."""
+    content, style = _photo(48, 64), _photo(40, 40, seed=3)
+    preset = photonas.style_preset(style, model=model, style_mask="auto")
+    assert preset.regions is not None
+    preset.save(tmp_path / "auto.safetensors")
+    loaded = photonas.StyleStats.load(tmp_path / "auto.safetensors")
+    torch.testing.assert_close(loaded.regions.centroids, preset.regions.centroids)
+    assert loaded.regions.config == preset.regions.config and torch.equal(loaded.regions.targets, preset.regions.targets)
+    from_photo = np.asarray(photonas.stylize(content, style, model=model, masks="auto"))
+    for source in (preset, tmp_path / "auto.safetensors"):
+        assert np.array_equal(np.asarray(photonas.stylize(content, source, model=model, masks="auto")), from_photo)
+    raw = np.asarray(photonas.stylize(content, loaded, model=model, masks="auto", raw=True))
+    assert np.array_equal(raw, np.asarray(photonas.stylize(content, style, model=model, masks="auto", raw=True)))

@@ -104,7 +104,7 @@ def test_auto_regions_single_and_batch(model_dir: Path, content: Path, style: Pa
     assert _opened(tmp_path / "styled" / "a.png").size == CONTENT_SIZE
 
 
-def test_auto_regions_refuses_maps_and_presets(
+def test_auto_regions_refuses_maps_and_presets_without_regions(
     model_dir: Path, content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     mask = _save(_halves(CONTENT_SIZE), tmp_path / "mask.png")
@@ -113,8 +113,13 @@ def test_auto_regions_refuses_maps_and_presets(
     assert "not both" in capsys.readouterr().err
     preset = tmp_path / "p.safetensors"
     assert _run("preset", style, "-o", preset, "--model", model_dir) == 0
-    assert _run("stylize", content, preset, "-o", tmp_path / "o.png", "--model", model_dir, "--auto-regions") == 2
-    assert "style photo" in capsys.readouterr().err
+    assert _run("stylize", content, preset, "-o", tmp_path / "o.png", "--model", model_dir, "--auto-regions") == 1
+    assert "photonas preset --auto-regions" in capsys.readouterr().err
+    assert _run("preset", style, "-o", preset, "--model", model_dir, "--auto-regions", "--style-mask", mask) == 2
+    assert _run("preset", style, "-o", preset, "--model", model_dir, "--auto-regions") == 0
+    assert _run("stylize", content, preset, "-o", tmp_path / "p.png", "--model", model_dir, "--auto-regions") == 0
+    assert _run(*argv) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "p.png")), np.asarray(Image.open(tmp_path / "o.png")))
 
 
 def test_stylize_adain_jpeg(model_dir: Path, content: Path, style: Path, tmp_path: Path) -> None:

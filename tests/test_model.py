@@ -71,6 +71,19 @@ def test_style_stats_reuse_and_preset_round_trip(photonet, tmp_path):
         assert torch.equal(photonet.stylize(content, loaded), direct)
 
 
+def test_given_features_replace_the_encoder_pass(photonet):
+    """``features`` (the caller already encoded the padded photo) give exactly the same results."""
+    from photonas.padding import pad_to_grid
+
+    content, style = torch.rand(1, 3, 44, 60), torch.rand(1, 3, 40, 36)
+    with torch.no_grad():
+        style_feats = photonet.encode(pad_to_grid(style)[0])
+        stats = photonet.style_stats(style, features=style_feats)
+        assert torch.equal(stats.points["d5.transfer"][-1].color, photonet.style_stats(style).points["d5.transfer"][-1].color)
+        feats = photonet.encode(pad_to_grid(content)[0])
+        assert torch.equal(photonet.stylize(content, stats, features=feats), photonet.stylize(content, stats))
+
+
 def test_preset_from_another_decoder_is_refused(photonet):
     with torch.no_grad():
         stats = photonet.style_stats(torch.rand(1, 3, 32, 32))

@@ -134,6 +134,29 @@ def test_two_regions_take_their_own_colours_without_a_wide_seam():
         assert (rows[:, row] - expected).abs().max() < 0.08, (row, rows[:, row])
 
 
+def test_feathered_calibration_fades_across_the_border_only():
+    """Feathered region calibration mixes the two regions' maps near their border and nowhere else;
+    unfeathered it is each region's own map up to the border."""
+    h, w = 64, 64
+    styled = torch.full((1, 3, h, w), 0.5) + 0.05 * torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(1))
+    labels = torch.zeros(1, h, w, dtype=torch.long)
+    labels[:, h // 2 :] = 1
+    style = torch.stack([torch.full((3, 20, 40), 0.8), torch.full((3, 20, 40), 0.2)], 1).reshape(1, 3, 40, 40)
+    style = style + 0.05 * torch.randn(style.shape, generator=torch.Generator().manual_seed(2))
+    style_labels = torch.zeros(1, 40, 40, dtype=torch.long)
+    style_labels[:, 20:] = 1
+    pixels = colour_stats(style, style_labels)
+    hard = calibrate_colours(styled, pixels, labels)[0].mean(dim=(0, 2))  # mean brightness per row
+    soft = calibrate_colours(styled, pixels, labels, feather=0.05)[0].mean(dim=(0, 2))
+    assert hard[h // 2 - 1] - hard[h // 2] > 0.4  # a step at the border
+    assert torch.allclose(soft[:20], hard[:20], atol=1e-3) and torch.allclose(soft[-20:], hard[-20:], atol=1e-3)
+    assert hard[h // 2 - 1] - soft[h // 2 - 1] > 0.1 and soft[h // 2] - hard[h // 2] > 0.1  # mixed at the border
+    assert (soft[:-1] - soft[1:]).max() < 0.2  # no step left
+    automatic = Refinement().for_automatic_regions()
+    assert automatic.feather == 0.05 and not automatic.separate_regions
+    assert Refinement(feather=0.0).for_automatic_regions().feather == 0.0
+
+
 def test_flat_inputs_give_no_nan():
     flat = torch.full((1, 3, 32, 40), 0.4)
     style = flat_style_stand_in(torch.full((1, 3, 20, 20), 0.7))

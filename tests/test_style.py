@@ -59,3 +59,40 @@ def test_hand_made_preset_is_a_clear_error(tmp_path: Path, tensors: dict, fragme
         StyleStats.load(path)
     assert fragment in str(caught.value) and str(path) in str(caught.value)
     assert type(caught.value) is ValueError  # no TypeError or KeyError dressed up
+
+
+def _with_regions(tmp_path: Path, tensors: dict[str, torch.Tensor], regions_metadata: str | None) -> Path:
+    path = tmp_path / "regions.safetensors"
+    metadata = _META if regions_metadata is None else {**_META, "regions": regions_metadata}
+    save_file({**_region(**_fields()), **tensors}, str(path), metadata=metadata)
+    return path
+
+
+_GOOD_REGIONS = '{"config": {"regions": 2, "levels": ["relu4_1"]}, "flat_label": 2}'
+
+
+@pytest.mark.parametrize(
+    ("tensors", "metadata", "fragment"),
+    [
+        ({"regions/centroids": torch.zeros(2, 3)}, None, "incomplete"),
+        ({"regions/centroids": torch.zeros(2, 3), "regions/targets": torch.arange(2)}, "{not json", "unreadable"),
+        ({"regions/centroids": torch.zeros(2, 3), "regions/targets": torch.arange(2)},
+         '{"config": {"method": "magic"}, "flat_label": 2}', "unreadable"),
+        ({"regions/centroids": torch.zeros(2, 3), "regions/targets": torch.arange(3)}, _GOOD_REGIONS, "do not fit"),
+        ({"regions/centroids": torch.full((2, 3), float("inf")), "regions/targets": torch.arange(2)}, _GOOD_REGIONS,
+         "not a finite"),
+    ],
+)
+def test_damaged_automatic_regions_are_a_clear_error(tmp_path: Path, tensors: dict, metadata, fragment: str) -> None:
+    with pytest.raises(ValueError, match="not a usable style preset") as caught:
+        StyleStats.load(_with_regions(tmp_path, tensors, metadata))
+    assert fragment in str(caught.value)
+
+
+def test_automatic_regions_round_trip(tmp_path: Path) -> None:
+    path = _with_regions(tmp_path, {"regions/centroids": torch.rand(2, 3), "regions/targets": torch.arange(2)}, _GOOD_REGIONS)
+    loaded = StyleStats.load(path)
+    assert loaded.regions is not None and loaded.regions.config.levels == ("relu4_1",) and loaded.regions.flat_label == 2
+    loaded.save(tmp_path / "again.safetensors")
+    again = StyleStats.load(tmp_path / "again.safetensors")
+    assert torch.equal(again.regions.centroids, loaded.regions.centroids) and again.regions.config == loaded.regions.config

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,11 +17,12 @@ from bench.temporal import camera_clip, input_flows, warping_error
 from photonas import StyleTransferModel
 from photonas.api import load_model
 from photonas.cli import main
+from photonas.highres import find_regions
 from photonas.padding import pad_to_grid
 from photonas.refine import PIXELS, refine
 from photonas.regions import fit_regions
 from photonas.style import StyleStats
-from photonas.video import SmoothedStatistics, StableStylizer, stylize_video
+from photonas.video import StableStylizer, stylize_video
 from tests.helpers import gradient_photo
 
 av = pytest.importorskip("av", reason="PyAV is not installed: pip install 'photonas[video]'")
@@ -136,18 +138,6 @@ def test_a_cut_drops_the_carried_maps(untrained: StyleTransferModel, style: Styl
         torch.testing.assert_close(carried(other), StableStylizer(untrained, style)(other))
 
 
-def test_statistics_smoothing_changes_later_frames_only(untrained: StyleTransferModel, style: StyleStats) -> None:
-    frames = _frames(2)
-    smooth, plain = (
-        SmoothedStatistics(untrained, style, smoothing=0.5),
-        SmoothedStatistics(untrained, style, smoothing=0),
-    )
-    with torch.inference_mode():
-        torch.testing.assert_close(plain(frames[0]), untrained.stylize(frames[0], style).float(), atol=2e-4, rtol=0)
-        torch.testing.assert_close(smooth(frames[0]), plain(frames[0]))
-        assert (smooth(frames[1]) - plain(frames[1])).abs().max() > 1e-3
-
-
 def test_stable_path_flickers_less_than_per_frame_on_a_pan() -> None:
     """The shipped PhotoNAS on a camera pan over a bundled photo: warping error well below per-frame stylisation."""
     model = load_model("photonas", "cpu")
@@ -183,8 +173,6 @@ def test_bad_inputs_give_clear_errors(tmp_path: Path, untrained: StyleTransferMo
     clip = make_clip(tmp_path / "in.mp4", frames=1, audio=False)
     with pytest.raises(ValueError, match="smoothing"):
         stylize_video(clip, style, tmp_path / "out.mp4", untrained, smoothing=1.0)
-    with pytest.raises(ValueError, match="stats_smoothing"):
-        stylize_video(clip, style, tmp_path / "out.mp4", untrained, stats_smoothing=-0.1)
     with pytest.raises(ValueError, match="mode"):
         stylize_video(clip, style, tmp_path / "out.mp4", untrained, mode="slow")
     with pytest.raises(ValueError, match="overwrite"):
@@ -197,7 +185,7 @@ def test_cli_video(tmp_path: Path, model_dir: Path, write_image, capsys: pytest.
     assert main(["video", str(clip), str(style), "-o", str(tmp_path / "out.mp4"), "--model", str(model_dir)]) == 0
     assert "2 frames, 64x48 at 12 fps, audio copied" in capsys.readouterr().out
     per_frame = ["video", str(clip), str(style), "-o", str(tmp_path / "per_frame.mkv"), "--per-frame"]
-    assert main([*per_frame, "--model", str(model_dir), "--stats-smoothing", "0.3"]) == 0
+    assert main([*per_frame, "--model", str(model_dir)]) == 0
     assert main(["video", str(tmp_path / "nope.mp4"), str(style), "-o", str(tmp_path / "o.mp4")]) == 1
     assert main(["video", str(clip), str(style), "-o", str(tmp_path / "out.gif")]) == 2
     assert main(["video", str(clip), str(style), "-o", str(tmp_path / "o.mp4"), "--smoothing", "1"]) == 2
@@ -205,21 +193,23 @@ def test_cli_video(tmp_path: Path, model_dir: Path, write_image, capsys: pytest.
     assert "video" in err and "not found" in err and err.count("photonas: error") == 2
 
 
-def test_stable_path_with_automatic_regions(untrained: StyleTransferModel) -> None:
+def test_stable_path_with_automatic_regions(untrained: StyleTransferModel, style: StyleStats) -> None:
     """Frames are labelled against the style's clusters: near-identical frames get (nearly all) the same regions."""
     gen = torch.Generator().manual_seed(4)
     style_image = torch.rand(1, 3, 48, 64, generator=gen)
     frames = _frames(2)
     with torch.inference_mode():
         padded, box = pad_to_grid(style_image)
-        matcher, labels = fit_regions(untrained.encode(padded), box, style_image=padded)
-        stats = untrained.style_stats(style_image, labels)
-        stylizer = StableStylizer(untrained, stats, regions=matcher)
+        feats = untrained.encode(padded)
+        matcher, labels = fit_regions(feats, box, style_image=padded)
+        stats = replace(untrained.style_stats(style_image, labels, features=feats), regions=matcher)
         jittered = (frames[0] + 1e-3 * torch.randn(frames[0].shape, generator=gen)).clamp(0, 1)
-        same = (stylizer._labels(frames[0]) == stylizer._labels(jittered)).float().mean()
+        same = (find_regions(untrained, frames[0], matcher) == find_regions(untrained, jittered, matcher)).float().mean()
         assert same >= 0.99
-        for frame in frames:
-            out = stylizer(frame)
-            assert out.shape == frame.shape and torch.isfinite(out).all()
-    with pytest.raises(ValueError, match="stats_smoothing"):
-        StableStylizer(untrained, stats, regions=matcher, stats_smoothing=0.5)
+        for stable in (True, False):
+            stylizer = StableStylizer(untrained, stats, stable=stable, auto_regions=True)
+            for frame in frames:
+                out = stylizer(frame)
+                assert out.shape == frame.shape and torch.isfinite(out).all()
+    with pytest.raises(ValueError, match="style_mask"):
+        StableStylizer(untrained, style, auto_regions=True)

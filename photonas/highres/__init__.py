@@ -23,8 +23,9 @@ from torch import Tensor
 from photonas.colour_grid import apply_colour_grid, fit_colour_grid, resize_labels, resize_long_side
 from photonas.highres.tiled import plan_tiles, stylize_tiled
 from photonas.model import StyleTransferModel
-from photonas.padding import MIN_SIDE
-from photonas.refine import PIXELS, Refinement, refine
+from photonas.padding import MIN_SIDE, pad_to_grid
+from photonas.refine import PIXELS, ColourMapping, Refinement, fit_mapping
+from photonas.regions import RegionMatcher
 from photonas.style import StyleStats
 from photonas.transforms import WCTConfig
 
@@ -104,6 +105,68 @@ def stylize_highres(
     return stylize_tiled(model, content, style, content_labels=content_labels, tile=max_side, **kwargs)
 
 
+def find_regions(model: StyleTransferModel, content: Tensor, regions: RegionMatcher, side: int = WORK_SIDE) -> Tensor:
+    """Automatic region labels of a ``(1, 3, H, W)`` photo, found on a copy at ``side``.
+
+    Returns ``(1, h, w)`` int64 labels at the copy's size (the photo's aspect); resize them
+    with :func:`~photonas.colour_grid.resize_labels` where full size is needed.
+    """
+    padded, box = pad_to_grid(resize_long_side(content, side))
+    return regions.label(model.encode(padded), box, padded)
+
+
+def fit_photo_mapping(
+    model: StyleTransferModel,
+    content: Tensor,
+    style: StyleStats,
+    *,
+    mode: str = "fast",
+    max_side: int | None = None,
+    method: str = "wct",
+    content_labels: Tensor | None = None,
+    regions: RegionMatcher | None = None,
+    refinement: Refinement = Refinement(),
+    config: WCTConfig = WCTConfig(),
+) -> tuple[ColourMapping, Tensor | None]:
+    """The photo-faithful colour change of one ``(1, 3, H, W)`` image, and the labels it applies with.
+
+    The network runs at full strength on a copy at ``max_side`` (fast, default
+    :data:`WORK_SIDE`) or on the whole image (exact, tiled above ``max_side²`` pixels); its
+    colour change is fitted as smooth local maps (:func:`photonas.refine.fit_mapping`),
+    calibrated to the style photo's colours when ``style`` holds them
+    (:data:`photonas.refine.PIXELS`).
+
+    ``regions`` (automatic regions, usually ``style.regions``) labels the photo from the
+    network's own encoder pass in fast mode (one more encode at :data:`WORK_SIDE` in exact
+    mode). The network then transfers globally and the regions act in the colour calibration,
+    feathered (:meth:`Refinement.for_automatic_regions`): on held-out BSDS pairs that matched
+    region colours as closely as region-wise transfer inside the network, which costs an
+    eigen-solve per region and position (README, "Automatic regions"). ``content_labels`` are
+    drawn maps instead, used in both places; not both.
+    """
+    max_side = check_mode(mode, max_side, raw=False)
+    if regions is not None and content_labels is not None:
+        raise ValueError("give label maps or automatic regions, not both")
+    kwargs = {"method": method, "config": config}
+    labels = content_labels
+    if mode == "fast":  # the copy is small: one piece, whatever its padding
+        work = resize_long_side(content, max_side)
+        feats = None
+        if regions is not None:
+            padded, box = pad_to_grid(work)
+            feats = model.encode(padded)
+            labels = regions.label(feats, box, padded)
+        work_labels = None if content_labels is None else resize_labels(content_labels, work.shape[-2:])
+        styled = model.stylize(work, style, content_labels=work_labels, features=feats, **kwargs)
+    else:
+        if regions is not None:
+            labels = find_regions(model, content, regions)
+        styled = stylize_highres(model, content, style, max_side=max_side, content_labels=content_labels, **kwargs)
+    settings = refinement if regions is None else refinement.for_automatic_regions()
+    mapping = fit_mapping(content, styled, style_pixels=style.points.get(PIXELS), content_labels=labels, settings=settings)
+    return mapping, labels
+
+
 def stylize_photo(
     model: StyleTransferModel,
     content: Tensor,
@@ -114,36 +177,23 @@ def stylize_photo(
     alpha: float = 1.0,
     method: str = "wct",
     content_labels: Tensor | None = None,
+    regions: RegionMatcher | None = None,
     refinement: Refinement = Refinement(),
     config: WCTConfig = WCTConfig(),
 ) -> Tensor:
     """The photo-faithful stylisation of one ``(1, 3, H, W)`` image; returns ``(1, 3, H, W)`` float32.
 
-    The network runs at full strength on a copy at ``max_side`` (fast, default
-    :data:`WORK_SIDE`) or on the whole image (exact, tiled above ``max_side²`` pixels); its
-    colour change is then refined onto the photo (:func:`photonas.refine.refine`), calibrated
-    to the style photo's colours when ``style`` holds them (:data:`photonas.refine.PIXELS`),
-    and blended with the photo by ``alpha`` (0 returns the photo).
+    :func:`fit_photo_mapping` (same arguments) applied to the photo's own pixels, blended with
+    it by ``alpha`` (0 returns the photo).
     """
     max_side = check_mode(mode, max_side, raw=False)
     if alpha == 0.0:
         return content.float().clamp(0, 1)
-    if mode == "fast":  # the copy is small: one piece, whatever its padding
-        work = resize_long_side(content, max_side)
-        labels = None if content_labels is None else resize_labels(content_labels, work.shape[-2:])
-        styled = model.stylize(work, style, method=method, content_labels=labels, config=config)
-    else:
-        styled = stylize_highres(
-            model, content, style, max_side=max_side, method=method, content_labels=content_labels, config=config
-        )
-    return refine(
-        content,
-        styled,
-        style_pixels=style.points.get(PIXELS),
-        content_labels=content_labels,
-        alpha=alpha,
-        settings=refinement,
+    mapping, labels = fit_photo_mapping(
+        model, content, style, mode=mode, max_side=max_side, method=method, content_labels=content_labels,
+        regions=regions, refinement=refinement, config=config,
     )
+    return mapping.apply(content, labels, alpha)
 
 
 __all__ = [
@@ -151,6 +201,8 @@ __all__ = [
     "MODES",
     "WORK_SIDE",
     "default_mode",
+    "find_regions",
+    "fit_photo_mapping",
     "stylize_photo",
     "apply_colour_grid",
     "check_mode",

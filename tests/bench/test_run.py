@@ -102,3 +102,18 @@ def test_quality_rank_orders_by_mean_metric_rank() -> None:
         }
     )
     assert list(quality_rank(table)) == [1.0, 3.0, 2.0]
+
+
+def test_auto_regions_row_is_the_library_path(model_dir: Path) -> None:
+    """``photonas+auto`` without label maps gives what ``stylize(masks="auto")`` gives (to 8-bit rounding)."""
+    import photonas
+
+    (method,), skipped = build_methods([f"photonas+auto={model_dir}"], device="cpu")
+    assert not skipped
+    content = np.asarray(gradient_photo((40, 32), 0), np.float32) / 255
+    style = np.asarray(gradient_photo((36, 30), 1), np.float32) / 255
+    out = method.run(content, style)
+    library = np.asarray(photonas.stylize(content, style, model=method.model, masks="auto"), np.float32) / 255
+    assert out.shape == content.shape and np.abs(out - library).max() <= 1 / 255 + 1e-6
+    with_maps = method.run(content, style, np.zeros((32, 40), np.int64), np.zeros((30, 36), np.int64))
+    assert with_maps.shape == content.shape and np.isfinite(with_maps).all()
