@@ -58,11 +58,12 @@ from bench.metrics import edge_ssim, region_color_distance
 from photonas import PhotoNAS
 from photonas.api import AUTO, summarise_style
 from photonas.encoder import VGGEncoder
-from photonas.highres import find_regions, resize_labels, stylize_photo
+from photonas.highres import find_regions, stylize_photo
 from photonas.io import image_to_tensor
 from photonas.padding import pad_to_grid
 from photonas.refine import Refinement
 from photonas.regions import RegionConfig, fit_regions
+from photonas.transforms import resize_labels
 
 #: Pixels per region the colour distance samples (the metric's default, 65,536, is 4x slower here).
 SAMPLES = 1 << 14

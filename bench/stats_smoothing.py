@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from photonas.highres.stats import Moments, NormTable, transfer_map
+from photonas.highres.stats import NormTable, output_moments
 from photonas.model import StyleTransferModel
 from photonas.padding import crop, pad_to_grid
 from photonas.refine import PIXELS, ColourMapping, Refinement, fit_mapping
 from photonas.style import StyleStats
-from photonas.transforms import WCTConfig
+from photonas.transforms import GLOBAL, Moments, WCTConfig
 from photonas.video import DEFAULT_SMOOTHING, check_smoothing
 
 
@@ -60,9 +60,9 @@ class SmoothedStatistics:
 
         def transfer(point: str, x: Tensor) -> Tensor:
             stats = self._smoothed(point, x)
-            mapping = transfer_map(stats, self.style, point, self.method, self.alpha, self.config)
+            mapping = stats.transfer_map(self.style.points[point][GLOBAL], self.method, self.alpha, self.config)
             y = mapping(x)
-            norms.add(y, mapping.moments_of_output(stats))
+            norms.add(y, output_moments(mapping, stats))
             return y
 
         return crop(self.model.decode(feats, transfer, norm_stats=norms), box).float()

@@ -23,7 +23,6 @@ from photonas.highres import (
     check_mode,
     default_mode,
     find_regions,
-    resize_labels,
     resize_long_side,
     stylize_highres,
     stylize_photo,
@@ -36,7 +35,7 @@ from photonas.presets import PRESETS, get_preset
 from photonas.refine import PIXELS, Refinement, colour_stats, flat_style_stand_in
 from photonas.regions import fit_regions
 from photonas.style import StyleStats
-from photonas.transforms import TRANSFORMS
+from photonas.transforms import TRANSFORMS, resize_labels
 
 ModelSource = str | os.PathLike | StyleTransferModel
 #: A style: an image, or a style preset (:class:`StyleStats` or a ``.safetensors`` file of one).

@@ -185,10 +185,3 @@ def resize_long_side(image: Tensor, max_side: int) -> Tensor:
     scale = max_side / max(h, w)
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
     return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
-
-
-def resize_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
-    """``(B, H, W)`` integer labels resampled (nearest) to ``size``; unchanged when already that size."""
-    if tuple(labels.shape[-2:]) == tuple(size):
-        return labels
-    return F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].to(labels.dtype)

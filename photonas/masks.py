@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from photonas.io import ImageError, ImageSource, load_image
+from photonas.transforms import resize_labels
 
 Palette = Sequence[tuple[str, tuple[float, float, float]]]
 
@@ -75,21 +77,6 @@ def quantize_labels(rgb: np.ndarray, palette: Palette = DPST_PALETTE) -> np.ndar
     return labels.reshape(rgb.shape[:2])
 
 
-def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of a (H, W) label map to `size` (width, height).
-
-    Samples at pixel centres, like PIL's NEAREST, so labels are never blended.
-    """
-    if labels.ndim != 2:
-        raise ValueError(f"labels must be 2-D (H, W), got shape {labels.shape}")
-    width, height = size
-    if width <= 0 or height <= 0:
-        raise ValueError(f"size must be a positive (width, height), got {size}")
-    rows = ((np.arange(height) + 0.5) * labels.shape[0] / height).astype(np.int64)
-    cols = ((np.arange(width) + 0.5) * labels.shape[1] / width).astype(np.int64)
-    return labels[rows[:, None], cols[None, :]]
-
-
 def _image_name(map_name: str) -> str:
     """The photo a map belongs to, for messages: "content label map" -> "content image"."""
     if map_name.endswith("label map"):
@@ -112,7 +99,8 @@ def _fit_to(labels: np.ndarray, size: tuple[int, int], name: str) -> np.ndarray:
             f"{width}x{height}; their aspect ratios differ by more than "
             f"{ASPECT_TOLERANCE:.0%}"
         )
-    return resize_labels(labels, size)
+    resized = resize_labels(torch.from_numpy(np.ascontiguousarray(labels))[None], (height, width))
+    return resized[0].numpy()
 
 
 def load_label_map(

@@ -44,10 +44,9 @@ from photonas.colour_grid import (
     apply_colour_grid,
     fit_colour_grid,
     luminance,
-    resize_labels,
     resize_long_side,
 )
-from photonas.transforms import GLOBAL, FeatureStats, RegionStats, _matrix_power, region_stats
+from photonas.transforms import GLOBAL, FeatureStats, RegionStats, _matrix_power, region_stats, resize_labels
 
 #: The :class:`~photonas.style.StyleStats` key of the style photo's own RGB statistics (per region).
 PIXELS = "pixels"

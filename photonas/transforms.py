@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 #: Label key of whole-image statistics in a :data:`RegionStats` mapping.
@@ -256,43 +255,76 @@ def _check(content: Tensor, style: FeatureStats) -> None:
         raise ValueError(f"style statistics have batch {style.mean.shape[0]}, content {b} (need 1 or {b})")
 
 
-def _blend(transformed: Tensor, content: Tensor, alpha: float) -> Tensor:
+@dataclass(frozen=True)
+class Affine:
+    """The per-pixel channel map every transfer is: ``x ↦ matrix @ (x − centre) + offset``.
+
+    ``matrix`` ``(B, C, C)``, ``centre`` and ``offset`` ``(B, C)``, float64 (B may be 1 for a
+    whole batch). The centred form lets low-precision features be centred before the matmul
+    (see :func:`_apply`). :func:`transfer_map` makes one from content moments, however they were
+    gathered: from the tensor at hand (:func:`wct`, :func:`adain`), over the tiles of a large
+    photo (:mod:`photonas.highres.tiled`), or smoothed over video frames (``bench/``).
+    """
+
+    matrix: Tensor
+    centre: Tensor
+    offset: Tensor
+
+    def __call__(self, x: Tensor, *, reference: bool = False) -> Tensor:
+        """Apply to ``(B, C, ...)`` features; returned in their shape and dtype.
+
+        ``reference`` computes in float64 (see :class:`WCTConfig`).
+        """
+        out = _apply(x.flatten(2), self.matrix, self.centre, self.offset, reference=reference)
+        return out.view_as(x).to(x.dtype)
+
+
+#: The transfers a map can be made for (:func:`transfer_map`).
+METHODS = ("wct", "adain")
+#: Added to AdaIN's content standard deviations (a flat channel gets no infinite gain).
+ADAIN_EPS = 1e-5
+
+
+def transfer_map(
+    mean: Tensor, cov: Tensor, style: FeatureStats, method: str = "wct", alpha: float = 1.0, config: WCTConfig = WCTConfig()
+) -> Affine:
+    """The affine map a WCT or AdaIN transfer applies, from the content's moments.
+
+    WCT: ``color_s · whiten(Σ') · (x − μ_c) + μ_s`` with the regularised ``Σ'`` of ``config``;
+    AdaIN: per channel ``(x − μ_c) / (σ_c + ε) · σ_s + μ_s``. Blended with the identity by
+    ``alpha`` (0: the content unchanged). The eigen-solve runs in float64.
+
+    Args:
+        mean: ``(B, C)`` content means.
+        cov: ``(B, C, C)`` unbiased content covariances (:func:`moments`).
+        style: the target statistics (batch 1 or B).
+        method: ``"wct"`` or ``"adain"``.
+        alpha: style strength in [0, 1].
+        config: regularisation of the whitening.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown transfer method {method!r}; choose one of {sorted(METHODS)}")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha (style strength) must be in [0, 1], got {alpha}")
-    out = transformed.to(content.dtype)
-    return out if alpha == 1.0 else alpha * out + (1.0 - alpha) * content
-
-
-def wct(content: Tensor, style: FeatureStats, alpha: float = 1.0, config: WCTConfig = WCTConfig()) -> Tensor:
-    """Whiten ``(B, C, H, W)`` content features, colour them with the style's covariance.
-
-    ``alpha`` blends the result with the untouched content (0 returns the content).
-
-    Example:
-        >>> content, style = torch.rand(1, 8, 16, 16), torch.rand(1, 8, 16, 16)
-        >>> wct(content, feature_stats(style)).shape
-        torch.Size([1, 8, 16, 16])
-    """
-    _check(content, style)
-    if alpha == 0.0:
-        return content
-    flat = content.flatten(2)
-    transform, c_mean = _wct_matrix(flat, style, config)
-    out = _apply(flat, transform, c_mean, style.mean, reference=config.reference)
-    return _blend(out.view_as(content), content, alpha)
-
-
-def _wct_matrix(flat: Tensor, style: FeatureStats, config: WCTConfig) -> tuple[Tensor, Tensor]:
-    """The ``(B, C, C)`` colour·whiten matrix for ``(B, C, N)`` content and its mean (float64)."""
-    c_mean, cov = moments(flat, reference=config.reference)
-    with _full_precision(flat), torch.no_grad():
-        cov = config.cov_scale * cov + config.diag_boost * torch.diag_embed(cov.diagonal(dim1=1, dim2=2))
-        whiten = _matrix_power(cov, -0.5, config.eps)
-        return style.color.to(whiten) @ whiten, c_mean
+    with _full_precision(mean), torch.no_grad():
+        mean, cov = mean.double(), cov.double()
+        s_mean = style.mean.to(mean)
+        if method == "wct":
+            cov = config.cov_scale * cov + config.diag_boost * torch.diag_embed(cov.diagonal(dim1=1, dim2=2))
+            matrix = style.color.to(cov) @ _matrix_power(cov, -0.5, config.eps)
+        else:
+            std = cov.diagonal(dim1=1, dim2=2).clamp_min(0).sqrt()
+            matrix = torch.diag_embed(style.std.to(std) / (std + ADAIN_EPS))
+        matrix = matrix.expand(mean.shape[0], -1, -1)
+        offset = s_mean.expand_as(mean)
+        if alpha != 1.0:
+            eye = torch.eye(matrix.shape[-1], dtype=matrix.dtype, device=matrix.device)
+            matrix, offset = alpha * matrix + (1 - alpha) * eye, alpha * offset + (1 - alpha) * mean
+        return Affine(matrix, mean, offset)
 
 
 def _apply(flat: Tensor, transform: Tensor, c_mean: Tensor, s_mean: Tensor, *, reference: bool = False) -> Tensor:
-    """``transform @ (x - c_mean) + s_mean`` on ``(B, C, N)`` features, as one matmul plus bias.
+    """``transform @ (x - c_mean) + s_mean`` on ``(B, C, N)`` features, as one matmul plus bias (:class:`Affine`).
 
     The reference path (and any call that needs gradients) computes in float64 / float32. The
     fast path is a single ``baddbmm`` in the features' own dtype, written straight into an
@@ -326,24 +358,36 @@ def _apply(flat: Tensor, transform: Tensor, c_mean: Tensor, s_mean: Tensor, *, r
         return out
 
 
-def adain(content: Tensor, style: FeatureStats, alpha: float = 1.0, eps: float = 1e-5) -> Tensor:
+def _transfer(content: Tensor, style: FeatureStats, method: str, alpha: float, config: WCTConfig) -> Tensor:
+    """Global transfer of ``(B, C, H, W)`` features: their moments, the map, applied."""
+    _check(content, style)
+    if alpha == 0.0:
+        return content
+    mean, cov = moments(content.flatten(2), reference=config.reference)
+    return transfer_map(mean, cov, style, method, alpha, config)(content, reference=config.reference)
+
+
+def wct(content: Tensor, style: FeatureStats, alpha: float = 1.0, config: WCTConfig = WCTConfig()) -> Tensor:
+    """Whiten ``(B, C, H, W)`` content features, colour them with the style's covariance.
+
+    ``alpha`` blends the result with the untouched content (0 returns the content).
+
+    Example:
+        >>> content, style = torch.rand(1, 8, 16, 16), torch.rand(1, 8, 16, 16)
+        >>> wct(content, feature_stats(style)).shape
+        torch.Size([1, 8, 16, 16])
+    """
+    return _transfer(content, style, "wct", alpha, config)
+
+
+def adain(content: Tensor, style: FeatureStats, alpha: float = 1.0) -> Tensor:
     """Adaptive instance normalisation: match each channel's mean and std to the style's.
 
     Example:
         >>> adain(torch.rand(2, 8, 5, 5), feature_stats(torch.rand(1, 8, 5, 5))).shape
         torch.Size([2, 8, 5, 5])
     """
-    _check(content, style)
-    if alpha == 0.0:
-        return content
-    dtype = torch.promote_types(content.dtype, torch.float32)
-    with _full_precision(content):
-        x = content.to(dtype)
-        mean = x.mean(dim=(2, 3), keepdim=True)
-        # unbiased, like the style's std from its covariance; a single pixel has none
-        std = x.std(dim=(2, 3), keepdim=True) if x[0, 0].numel() > 1 else torch.zeros_like(mean)
-        out = (x - mean) / (std + eps) * style.std.to(dtype)[..., None, None] + style.mean.to(dtype)[..., None, None]
-    return _blend(out, content, alpha)
+    return _transfer(content, style, "adain", alpha, WCTConfig())
 
 
 TRANSFORMS = {"wct": wct, "adain": adain}
@@ -359,11 +403,24 @@ def check_labels(labels: Tensor, batch: int | None = None) -> None:
         raise ValueError(f"labels must be >= 0 (label {GLOBAL} names the whole image), got {int(labels.min())}")
 
 
-def downsample_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
-    """``(B, H, W)`` integer labels → ``(B, h, w)`` by nearest-neighbour sampling."""
-    if tuple(labels.shape[-2:]) == tuple(size):
+def resize_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
+    """``(B, H, W)`` integer labels resampled to ``size`` (height, width), never blended.
+
+    The one label resize of the project (maps to images, to working copies, to feature grids):
+    each output pixel takes the input pixel under its centre, computed in integers (no float
+    rounding at exact halves), so a label map resized to a feature grid samples the middle of
+    each cell and tiles cut on the grid resize exactly like the whole image.
+    """
+    height, width = size
+    if height <= 0 or width <= 0:
+        raise ValueError(f"size must be a positive (height, width), got {tuple(size)}")
+    if tuple(labels.shape[-2:]) == (height, width):
         return labels
-    return F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].long()
+    h, w = labels.shape[-2:]
+    device = labels.device
+    rows = ((2 * torch.arange(height, device=device) + 1) * h) // (2 * height)
+    cols = ((2 * torch.arange(width, device=device) + 1) * w) // (2 * width)
+    return labels[..., rows[:, None], cols[None, :]]
 
 
 def region_stats(
@@ -380,13 +437,119 @@ def region_stats(
     if feat.shape[0] != 1:
         raise ValueError("region statistics take one image at a time")
     check_labels(labels, batch=1)
-    small = downsample_labels(labels, tuple(feat.shape[-2:]))[0]
+    small = resize_labels(labels, tuple(feat.shape[-2:]))[0]
     flat = feat[0].flatten(1)
     for label in torch.unique(small).tolist():
         mask = (small == label).flatten()
         if int(mask.sum()) >= min_pixels:
             stats[label] = feature_stats(flat[:, mask].unsqueeze(0), eps, reference=reference)
     return stats
+
+
+@dataclass
+class Moments:
+    """Count, mean and scatter (sum of centred outer products) of ``C``-channel features, float64.
+
+    What a transfer needs from its content, in a form that merges: the tiler adds tiles' moments
+    up (:meth:`merge`), a video experiment averages them over frames (:meth:`blend`).
+    """
+
+    count: int
+    mean: Tensor
+    scatter: Tensor
+
+    @classmethod
+    def of(cls, feat: Tensor, *, reference: bool = False) -> Moments:
+        """Moments of one ``(1, C, ...)`` feature map (on the device the eigen-solves run on)."""
+        n = feat[0, 0].numel()
+        mean, cov = moments(feat.flatten(2), reference=reference)
+        return cls(n, mean[0], cov[0] * max(n - 1, 1))
+
+    def merge(self, other: Moments) -> Moments:
+        """Moments of both sets of pixels together (Chan et al.'s pairwise update)."""
+        n = self.count + other.count
+        delta = other.mean - self.mean.to(other.mean)
+        mean = self.mean + delta * (other.count / n)
+        scatter = self.scatter + other.scatter + torch.outer(delta, delta) * (self.count * other.count / n)
+        return Moments(n, mean, scatter)
+
+    def blend(self, new: Moments, keep: float) -> Moments:
+        """Exponential moving average: ``keep`` of these moments, ``1 - keep`` of ``new`` (per pixel)."""
+        mean = keep * self.mean + (1 - keep) * new.mean
+        second = keep * (self.cov + torch.outer(self.mean, self.mean)) + (1 - keep) * (
+            new.cov + torch.outer(new.mean, new.mean)
+        )
+        n = new.count
+        return Moments(n, mean, (second - torch.outer(mean, mean)) * max(n - 1, 1))
+
+    @property
+    def cov(self) -> Tensor:
+        """Unbiased covariance, like :func:`moments`."""
+        return self.scatter / max(self.count - 1, 1)
+
+    @property
+    def var(self) -> Tensor:
+        """Biased per-channel variance, as instance norm uses."""
+        return self.scatter.diagonal() / self.count
+
+    def transfer_map(
+        self, style: FeatureStats, method: str = "wct", alpha: float = 1.0, config: WCTConfig = WCTConfig()
+    ) -> Affine:
+        """:func:`transfer_map` from these moments."""
+        return transfer_map(self.mean[None], self.cov[None], style, method, alpha, config)
+
+
+#: Moments of one feature map over the whole image (:data:`GLOBAL`) and over each region label.
+RegionMoments = dict[int, Moments]
+
+
+def region_moments(feat: Tensor, labels: Tensor | None = None, *, reference: bool = False) -> RegionMoments:
+    """Moments of ``(1, C, h, w)`` features, whole and per label of ``(1, h, w)`` labels at their resolution."""
+    out = {GLOBAL: Moments.of(feat, reference=reference)}
+    if labels is not None:
+        flat = feat.flatten(2)
+        for label in torch.unique(labels).tolist():
+            out[label] = Moments.of(flat[:, :, (labels == label).flatten()], reference=reference)
+    return out
+
+
+@dataclass(frozen=True)
+class RegionAffine:
+    """One affine map per region: a label's pixels take its own map when it has one, else the global map."""
+
+    maps: dict[int, Affine]
+
+    def __call__(self, x: Tensor, labels: Tensor | None = None, *, reference: bool = False) -> Tensor:
+        """Apply to ``(1, C, h, w)`` features with ``(1, h, w)`` labels at their resolution."""
+        y = self.maps[GLOBAL](x, reference=reference)
+        if labels is None or len(self.maps) == 1:
+            return y
+        flat_x, flat_y = x.flatten(2), y.flatten(2)
+        for label, mapping in self.maps.items():
+            mask = (labels == label).flatten()
+            if label != GLOBAL and mask.any():
+                flat_y[:, :, mask] = mapping(flat_x[:, :, mask], reference=reference)
+        return y
+
+
+def region_transfer_map(
+    content: RegionMoments,
+    style: RegionStats,
+    method: str = "wct",
+    alpha: float = 1.0,
+    config: WCTConfig = WCTConfig(),
+    min_pixels: int = 64,
+) -> RegionAffine:
+    """The per-region maps of a region-wise transfer, from the content's region moments.
+
+    A label gets its own map when the style has that region and the content has at least
+    ``min_pixels`` of it; every other pixel takes the global map (whole image to whole style).
+    """
+    maps = {GLOBAL: content[GLOBAL].transfer_map(style[GLOBAL], method, alpha, config)}
+    for label, m in content.items():
+        if label != GLOBAL and label in style and m.count >= min_pixels:
+            maps[label] = m.transfer_map(style[label], method, alpha, config)
+    return RegionAffine(maps)
 
 
 def region_transfer(
@@ -411,28 +574,14 @@ def region_transfer(
     if content_labels is not None:
         check_labels(content_labels, batch=content.shape[0])
     if content_labels is None or len(style) == 1:
-        if method == "wct":
-            return wct(content, style[GLOBAL], alpha, config)
-        return adain(content, style[GLOBAL], alpha)
+        return _transfer(content, style[GLOBAL], method, alpha, config)
+    _check(content, style[GLOBAL])
     if alpha == 0.0:
         return content
-    labels = downsample_labels(content_labels, tuple(content.shape[-2:]))
-    out = torch.stack([_region_transfer_one(x, style, lab, method, config, min_pixels) for x, lab in zip(content, labels)])
-    return _blend(out, content, alpha)
-
-
-def _region_transfer_one(
-    x: Tensor, style: RegionStats, labels: Tensor, method: str, config: WCTConfig, min_pixels: int
-) -> Tensor:
-    """One ``(C, H, W)`` feature map, ``(H, W)`` labels at its resolution."""
-    transform = TRANSFORMS[method]
-    kwargs = {"config": config} if method == "wct" else {}
-    flat = x.flatten(1)
-    out = transform(x[None], style[GLOBAL], **kwargs)[0].flatten(1)
-    for label in torch.unique(labels).tolist():
-        mask = (labels == label).flatten()
-        if label not in style or int(mask.sum()) < min_pixels:
-            continue  # keeps the global transfer for this region
-        region = flat[:, mask][:, :, None].unsqueeze(0)  # (1, C, n, 1)
-        out[:, mask] = transform(region, style[label], **kwargs)[0, :, :, 0].to(out.dtype)
-    return out.view_as(x)
+    labels = resize_labels(content_labels, tuple(content.shape[-2:]))
+    out = []
+    for x, lab in zip(content, labels):
+        gathered = region_moments(x[None], lab[None], reference=config.reference)
+        maps = region_transfer_map(gathered, style, method, alpha, config, min_pixels)
+        out.append(maps(x[None], lab[None], reference=config.reference))
+    return torch.cat(out)

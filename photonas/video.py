@@ -42,13 +42,12 @@ from photonas.highres import (
     default_mode,
     find_regions,
     fit_photo_mapping,
-    resize_labels,
     stylize_highres,
 )
 from photonas.model import StyleTransferModel
 from photonas.refine import ColourMapping, Refinement
 from photonas.style import StyleStats
-from photonas.transforms import WCTConfig
+from photonas.transforms import WCTConfig, resize_labels
 
 #: Share of the previous frame's colour maps kept in each frame's (0: each frame its own maps).
 DEFAULT_SMOOTHING = 0.5

@@ -15,8 +15,9 @@ from photonas import PhotoNAS, StyleTransferModel, highres
 from photonas.cli import main
 from photonas.colour_grid import apply_colour_grid, fit_colour_grid, resize_long_side
 from photonas.highres import check_mode, stylize_highres
-from photonas.highres.stats import Moments, NormTable
+from photonas.highres.stats import NormTable
 from photonas.highres.tiled import plan_tiles, stylize_tiled
+from photonas.transforms import Moments
 from tests.helpers import gradient_photo
 
 pytestmark = pytest.mark.usefixtures("one_thread")

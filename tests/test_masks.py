@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import photonas.masks as masks
@@ -14,9 +15,9 @@ from photonas.masks import (
     DPST_PALETTE,
     load_label_map,
     quantize_labels,
-    resize_labels,
     shared_labels,
 )
+from photonas.transforms import resize_labels
 
 NAMES = [name for name, _ in DPST_PALETTE]
 COLOURS = np.array([rgb for _, rgb in DPST_PALETTE], np.float32)
@@ -63,23 +64,6 @@ def test_quantize_custom_palette_and_errors() -> None:
         quantize_labels(np.zeros((2, 2), np.float32))
     with pytest.raises(ValueError, match="palette"):
         quantize_labels(rgb, ())
-
-
-def test_resize_labels_nearest() -> None:
-    labels = np.array([[0, 1], [2, 3]])
-    np.testing.assert_array_equal(
-        resize_labels(labels, (4, 2)), [[0, 0, 1, 1], [2, 2, 3, 3]]
-    )
-    big = np.arange(24).reshape(4, 6)
-    np.testing.assert_array_equal(resize_labels(big, (3, 2)), big[1::2, 1::2])
-    tall = np.arange(394)[:, None].repeat(3, axis=1)
-    shrunk = resize_labels(tall, (3, 393))
-    assert shrunk.shape == (393, 3) and set(np.unique(shrunk)) <= set(range(394))
-    assert np.all(np.diff(shrunk[:, 0]) >= 1)  # order kept, nothing blended
-    with pytest.raises(ValueError, match="2-D"):
-        resize_labels(np.zeros((2, 2, 3)), (4, 4))
-    with pytest.raises(ValueError, match="positive"):
-        resize_labels(labels, (0, 4))
 
 
 def test_load_label_map_from_png(write_image) -> None:
@@ -191,7 +175,7 @@ def test_dpst_label_maps(kind: str, index: int, shared_data: Path) -> None:
     # Where DPST's own thresholds decide a pixel, nearest-colour agrees with them.
     with Image.open(seg) as image:
         rgb = np.asarray(image.convert("RGB"), np.float32) / 255
-    reference = resize_labels(dpst_threshold_labels(rgb), photo_size)
+    reference = resize_labels(torch.from_numpy(dpst_threshold_labels(rgb))[None], photo_size[::-1])[0].numpy()
     decided = reference >= 0
     assert decided.mean() > 0.5
     np.testing.assert_array_equal(labels[decided], reference[decided])

@@ -12,6 +12,7 @@ from photonas.transforms import (
     moments,
     region_stats,
     region_transfer,
+    resize_labels,
     wct,
 )
 
@@ -223,3 +224,19 @@ def test_huge_activations_fall_back_to_float64_statistics():
     assert torch.isfinite(cov).all() and torch.allclose(cov, ref_cov, rtol=1e-6)
     with torch.no_grad():
         assert torch.isfinite(wct(x, feature_stats(_correlated(7)))).all()
+
+
+def test_resize_labels_samples_pixel_centres_exactly() -> None:
+    labels = torch.tensor([[[0, 1], [2, 3]]])
+    assert resize_labels(labels, (2, 4)).tolist() == [[[0, 0, 1, 1], [2, 2, 3, 3]]]
+    big = torch.arange(24).reshape(1, 4, 6)
+    assert torch.equal(resize_labels(big, (2, 3)), big[:, 1::2, 1::2])  # the middle of each 2x2 cell
+    tall = torch.arange(394)[None, :, None].expand(1, 394, 3)
+    shrunk = resize_labels(tall, (393, 3))
+    assert shrunk.shape == (1, 393, 3) and (shrunk[0, 1:, 0] > shrunk[0, :-1, 0]).all()  # order kept, nothing blended
+    assert resize_labels(labels, (2, 2)) is labels and resize_labels(labels.to(torch.uint8), (3, 3)).dtype == torch.uint8
+    # a tile cut on the grid resizes like the whole map
+    whole = torch.randint(0, 5, (1, 64, 96), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(resize_labels(whole[:, 16:48, 32:96], (4, 8)), resize_labels(whole, (8, 12))[:, 2:6, 4:12])
+    with pytest.raises(ValueError, match="positive"):
+        resize_labels(labels, (0, 4))

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from photonas.colour_grid import apply_colour_grid, fit_colour_grid, resize_labels, resize_long_side
+from photonas.colour_grid import apply_colour_grid, fit_colour_grid, resize_long_side
 from photonas.highres.tiled import plan_tiles, stylize_tiled
 from photonas.model import StyleTransferModel
 from photonas.padding import MIN_SIDE, pad_to_grid
 from photonas.refine import PIXELS, ColourMapping, Refinement, fit_mapping
 from photonas.regions import RegionMatcher
 from photonas.style import StyleStats
-from photonas.transforms import WCTConfig
+from photonas.transforms import WCTConfig, resize_labels
 
 MODES = ("exact", "fast")
 #: Longest side the network runs on at once by default, in either mode: about 3 GB peak on a CPU.
@@ -109,7 +109,7 @@ def find_regions(model: StyleTransferModel, content: Tensor, regions: RegionMatc
     """Automatic region labels of a ``(1, 3, H, W)`` photo, found on a copy at ``side``.
 
     Returns ``(1, h, w)`` int64 labels at the copy's size (the photo's aspect); resize them
-    with :func:`~photonas.colour_grid.resize_labels` where full size is needed.
+    with :func:`~photonas.transforms.resize_labels` where full size is needed.
     """
     padded, box = pad_to_grid(resize_long_side(content, side))
     return regions.label(model.encode(padded), box, padded)
@@ -208,7 +208,6 @@ __all__ = [
     "check_mode",
     "fit_colour_grid",
     "plan_tiles",
-    "resize_labels",
     "resize_long_side",
     "stylize_highres",
     "stylize_tiled",

@@ -27,11 +27,19 @@ import torch
 from torch import Tensor
 
 from photonas.arch import PHOTONAS
-from photonas.highres.stats import NormTable, RegionAffine, RegionMoments, accumulate_regions, region_transfer_map
+from photonas.highres.stats import NormTable, accumulate_regions, region_output_moments
 from photonas.model import StyleTransferModel
 from photonas.padding import MULTIPLE, crop, pad_to_grid
 from photonas.style import StyleStats
-from photonas.transforms import GLOBAL, WCTConfig, check_labels, downsample_labels
+from photonas.transforms import (
+    GLOBAL,
+    RegionAffine,
+    RegionMoments,
+    WCTConfig,
+    check_labels,
+    region_transfer_map,
+    resize_labels,
+)
 
 #: Context each side of a tile core, in pixels: at least the receptive field's reach. VGG19 to
 #: relu5_1 reaches 85 px; PhotoNet's decoder adds 3×3 convs at every scale (16 px each at /16,
@@ -166,7 +174,7 @@ def stylize_tiled(
 
     def labels_at(piece: Tile, x: Tensor) -> Tensor | None:
         """The tile's labels at the resolution of ``x`` (computed on the tile's outer box)."""
-        return None if labels is None else downsample_labels(_crop_box(labels, piece.outer), tuple(x.shape[-2:]))
+        return None if labels is None else resize_labels(_crop_box(labels, piece.outer), tuple(x.shape[-2:]))
 
     def core_labels(piece: Tile, x: Tensor) -> Tensor | None:
         small = labels_at(piece, x)
@@ -182,7 +190,7 @@ def stylize_tiled(
         level = model.decoder.encoder_level(point)
         if level is not None:
             inputs[point] = levels[level]
-            maps[point] = region_transfer_map(levels[level], style, point, **kwargs)
+            maps[point] = region_transfer_map(levels[level], style.points[point], **kwargs)
 
     out = torch.empty(1, 3, *padded.shape[-2:], dtype=torch.float32, device=content.device)
     while True:  # passes 2…: one per in-decoder transfer position, then the output
@@ -201,7 +209,7 @@ def stylize_tiled(
                     gathering.moments = accumulate_regions(gathering.moments, piece.core_of(x), core_labels(piece, x))
                     raise _Pause
                 y = maps[point](x, labels_at(piece, x))
-                norms.add(y, maps[point].moments_of_output(inputs[point]))
+                norms.add(y, region_output_moments(maps[point], inputs[point]))
                 return y
 
             try:
@@ -213,4 +221,4 @@ def stylize_tiled(
         if gathering.moments is None:
             return crop(out, box)
         inputs[gathering.point] = gathering.moments
-        maps[gathering.point] = region_transfer_map(gathering.moments, style, gathering.point, **kwargs)
+        maps[gathering.point] = region_transfer_map(gathering.moments, style.points[gathering.point], **kwargs)
