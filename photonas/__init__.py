@@ -8,8 +8,9 @@ __version__ = "0.1.0"
 
 from photonas.api import load_model, style_preset, stylize
 from photonas.arch import PHOTONAS, PHOTONET, ArchCode, ArchCodeError
+from photonas.hub import WeightsNotFoundError
 from photonas.io import ImageError
-from photonas.model import PhotoNAS, PhotoNet, StyleTransferModel, WeightsNotFoundError
+from photonas.model import PhotoNAS, PhotoNet, StyleTransferModel
 from photonas.style import StyleStats
 from photonas.video import stylize_video
 

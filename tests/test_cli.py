@@ -13,7 +13,8 @@ from helpers import label_halves as _halves
 from PIL import Image
 
 from photonas import __version__, cli, presets
-from photonas.api import _load_cached, style_preset
+from photonas.api import style_preset
+from photonas.hub import _load_cached
 from photonas.presets import PRESETS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

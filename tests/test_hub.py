@@ -22,7 +22,8 @@ from hub_server import repo_commit, serve_hub  # tests/ has no __init__.py: pyte
 
 from photonas.arch import ArchCode
 from photonas.decoder import Decoder
-from photonas.model import WEIGHTS_NAME, StyleTransferModel, WeightsNotFoundError
+from photonas.hub import WEIGHTS_NAME, WeightsNotFoundError
+from photonas.model import StyleTransferModel
 
 CODE = "01010000000100000000000000001111"
 REPO = "photonas/test-model"
@@ -34,7 +35,8 @@ _CHILD = """
 import json, sys
 from huggingface_hub import constants
 from safetensors.torch import load_file
-from photonas.model import StyleTransferModel, WeightsNotFoundError
+from photonas.hub import WeightsNotFoundError
+from photonas.model import StyleTransferModel
 
 source, reference = sys.argv[1], sys.argv[2]
 result = {"offline": constants.HF_HUB_OFFLINE, "endpoint": constants.ENDPOINT}

@@ -12,8 +12,9 @@ from safetensors import safe_open
 
 from photonas import presets
 from photonas.arch import PHOTONAS, PHOTONET, ArchCode
+from photonas.hub import WeightsNotFoundError
 from photonas.io import image_to_tensor
-from photonas.model import PhotoNAS, PhotoNet, StyleTransferModel, WeightsNotFoundError
+from photonas.model import PhotoNAS, PhotoNet, StyleTransferModel
 from photonas.presets import PRESETS
 from photonas.style import StyleStats
 from photonas.transforms import WCTConfig
@@ -144,7 +145,7 @@ def test_preset_classes_build_their_presets_code():
 def test_offline_hub_repo_gives_the_clear_error(tmp_path):
     """HF_HUB_OFFLINE is read at import, so this runs in a fresh interpreter."""
     script = (
-        "from photonas.model import StyleTransferModel, WeightsNotFoundError\n"
+        "from photonas.hub import WeightsNotFoundError\nfrom photonas.model import StyleTransferModel\n"
         "try:\n"
         "    StyleTransferModel.from_pretrained('nobody/no-such-photonas-repo')\n"
         "except WeightsNotFoundError as err:\n"
@@ -236,3 +237,14 @@ def test_converted_model_keeps_the_preset_fingerprint():
         fast = _model(PHOTONAS, seed=4).for_inference("cpu", "bf16")
         fast.check_style_stats(stats)  # a preset made in float32 works with the bf16 model
         assert fast.stylize(torch.rand(1, 3, 40, 40), stats).shape == (1, 3, 40, 40)
+
+
+def test_folder_without_config_takes_the_class_code_and_a_code_override_wins(tmp_path):
+    photonas_model = _model(PHOTONAS)
+    photonas_model.save_pretrained(tmp_path)
+    (tmp_path / "config.json").unlink()
+    assert PhotoNAS.from_pretrained(tmp_path).code == PHOTONAS
+    with pytest.raises(ValueError, match="does not fit architecture code"):
+        PhotoNet.from_pretrained(tmp_path)  # PhotoNet's own code, which these weights do not fit
+    assert StyleTransferModel.from_pretrained(tmp_path, code=str(PHOTONAS)).code == PHOTONAS
+    assert isinstance(PhotoNAS.from_pretrained(tmp_path), PhotoNAS)

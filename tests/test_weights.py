@@ -6,8 +6,9 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from photonas.hub import WEIGHTS_NAME
 from photonas.io import image_to_tensor, load_image
-from photonas.model import WEIGHTS_NAME, PhotoNAS, PhotoNet
+from photonas.model import PhotoNAS, PhotoNet
 from photonas.presets import PRESETS, WEIGHTS_DIR
 
 # Reconstruction PSNR floors (dB) on DPST content 01 at 512 px, about 2 dB under what the shipped

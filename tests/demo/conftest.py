@@ -21,7 +21,7 @@ import pytest
 from hub_server import serve_hub  # tests/ has no __init__.py: pytest puts it on sys.path
 from huggingface_hub import hf_hub_download
 
-from photonas.model import WEIGHTS_NAME
+from photonas.hub import WEIGHTS_NAME
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HUB_REPO = "photonas/demo-test-model"
