@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.metrics import structural_similarity
 
 from bench.markdown import markdown_table
+from photonas.training.metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +86,7 @@ def similarity(a: Path, b: Path) -> dict:
     y = np.asarray(Image.open(b).convert("RGB"), dtype=np.float64) / 255
     return {
         "ssim": round(float(structural_similarity(x, y, channel_axis=2, data_range=1.0)), 4),
-        "psnr_db": round(float(peak_signal_noise_ratio(x, y, data_range=1.0)), 2),
+        "psnr_db": round(psnr(x, y), 2),
     }
 
 

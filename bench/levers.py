@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import statistics
 import sys
 import time
@@ -42,6 +41,7 @@ from photonas.device import choose_device, cpu_has_native_bf16
 from photonas.io import image_to_tensor
 from photonas.model import PhotoNAS, StyleTransferModel
 from photonas.padding import pad_to_grid
+from photonas.training.metrics import psnr
 from photonas.transforms import WCTConfig
 
 REFERENCE = WCTConfig(reference=True)
@@ -79,11 +79,6 @@ def median_seconds(fn: Callable[[], Any], device: torch.device, rounds: int) -> 
     return statistics.median(times)
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = float((a.double().clamp(0, 1) - b.double().clamp(0, 1)).square().mean())
-    return math.inf if mse == 0 else 10 * math.log10(1 / mse)
-
-
 def measure(names: Sequence[str], sizes: Sequence[str], pairs, device: torch.device, rounds: int, log=print) -> list[dict[str, Any]]:
     """One record per (configuration, size): median seconds of the preset path and the encoder, PSNR."""
     references: list[torch.Tensor] = []
@@ -99,7 +94,7 @@ def measure(names: Sequence[str], sizes: Sequence[str], pairs, device: torch.dev
                 outputs.append(model.stylize(c, s, config=config).float().cpu())
             if name == "reference":
                 references = outputs
-            quality = [psnr(o, r) for o, r in zip(outputs, references)]
+            quality = [psnr(r.clamp(0, 1), o.clamp(0, 1)) for o, r in zip(outputs, references)]
             for size in sizes:
                 height, width = RESOLUTIONS[size]
                 generator = torch.Generator().manual_seed(0)

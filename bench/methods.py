@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.baselines import BASELINES, BaselineModel, default_path, load_baseline
 from bench.classical import CLASSICAL
 from photonas.api import AUTO as AUTO_MASKS
 from photonas.api import load_model, summarise_style
+from photonas.baselines import BASELINES, BaselineModel, default_path, load_baseline
 from photonas.device import autocast, choose_device, convert_for_inference
 from photonas.highres import stylize_photo
 from photonas.io import image_to_tensor, load_image
@@ -112,7 +112,7 @@ class NeuralMethod:
 
 @dataclass(frozen=True)
 class BaselineMethod(NeuralMethod):
-    """A re-implemented baseline from :mod:`bench.baselines` (PhotoWCT-style, WCT2-style).
+    """A re-implemented baseline from :mod:`photonas.baselines` (PhotoWCT-style, WCT2-style).
 
     Run like a :class:`NeuralMethod` (their models share ``stylize``'s signature), with exact
     WCT by default, as the original PhotoWCT and WCT2 used.

@@ -15,19 +15,18 @@ Examples:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from scipy.ndimage import maximum_filter
 from skimage.color import rgb2gray, rgb2lab
 from skimage.filters import laplace, sobel
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.metrics import structural_similarity
 from torch import Tensor
 
 from photonas.encoder import LEVEL_STRIDE, LEVELS, VGGEncoder
 from photonas.io import image_to_tensor
 from photonas.padding import Box, pad_to_grid
+from photonas.training.metrics import psnr as psnr  # pixel fidelity (reconstruction, self-transfer), not stylisation
 
 #: scikit-image's SSIM window; images with a side under 7 pixels get the largest odd window that fits.
 SSIM_WINDOW = 7
@@ -108,17 +107,6 @@ def edge_ssim(content: np.ndarray, output: np.ndarray) -> float:
     edges_o = sobel(rgb2gray(output.astype(np.float64)))
     data_range = max(float(max(edges_c.max(), edges_o.max()) - min(edges_c.min(), edges_o.min())), _MIN_RANGE)
     return float(structural_similarity(edges_c, edges_o, data_range=data_range, win_size=_ssim_window(content.shape)))
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB of images in [0, 1]; ``inf`` when they are equal.
-
-    Pixel fidelity, for reconstructions and self-transfer (style == content), not stylisation.
-    """
-    _check_same_shape(a, b)
-    if np.array_equal(a, b):
-        return math.inf  # scikit-image would divide by a zero error, with a warning
-    return float(peak_signal_noise_ratio(a.astype(np.float64), b.astype(np.float64), data_range=1.0))
 
 
 # ---- stylisation -------------------------------------------------------------------------

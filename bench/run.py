@@ -291,7 +291,7 @@ def summarise(
     :data:`UNTRAINED_PSNR` get the status "untrained" with the command that trains them and
     are left out of the quality rank.
     """
-    from bench.baselines import BASELINES, train_command
+    from photonas.baselines import BASELINES, train_command
 
     recon = recon or {}
     import pandas as pd

@@ -11,8 +11,15 @@ def _reference(x: torch.Tensor, conv: ReflectConv2d) -> torch.Tensor:
     return out.relu() if conv.relu else out
 
 
+LAYOUTS = [
+    (torch.contiguous_format, torch.float32),
+    (torch.channels_last, torch.float32),
+    (torch.channels_last, torch.bfloat16),
+]
+
+
 @pytest.mark.parametrize("relu", [False, True])
-@pytest.mark.parametrize("layout, dtype", [(torch.contiguous_format, torch.float32), (torch.channels_last, torch.float32), (torch.channels_last, torch.bfloat16)])
+@pytest.mark.parametrize("layout, dtype", LAYOUTS)
 @pytest.mark.parametrize("size", [(2, 2), (9, 13), (32, 17)])
 def test_inference_conv_equals_reflect_padded_conv(relu, layout, dtype, size):
     torch.manual_seed(0)

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from helpers import gradient_photo as _photo
 from helpers import label_halves as _halves
+from PIL import Image
 
 from photonas.arch import PHOTONAS
 from photonas.model import StyleTransferModel

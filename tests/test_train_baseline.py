@@ -10,7 +10,7 @@ import pytest
 import torch
 from helpers import gradient_photo
 
-from bench.baselines import load_baseline
+from photonas.baselines import load_baseline
 from train.train_baseline import BaselineTrainConfig, main, part_bounds, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageOps
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.metrics import structural_similarity
 from tqdm import tqdm
 
 from photonas.api import load_model, stylize
@@ -47,6 +47,7 @@ from photonas.device import autocast, choose_device
 from photonas.io import image_to_tensor, load_image, save_image
 from photonas.model import StyleTransferModel
 from photonas.presets import PRESETS
+from photonas.training.metrics import psnr
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,13 +90,6 @@ def load_resized(path: str | os.PathLike, long_side: int, name: str = "image") -
     # Mode-F resizing per channel avoids an extra 8-bit rounding; Lanczos may ring past [0, 1].
     channels = [np.asarray(Image.fromarray(rgb[..., c]).resize(size, Image.Resampling.LANCZOS)) for c in range(3)]
     return np.clip(np.stack(channels, axis=-1), 0.0, 1.0).astype(np.float32)
-
-
-def psnr(reference: np.ndarray, output: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB of float ``(H, W, 3)`` images in [0, 1]; inf when equal."""
-    if np.array_equal(reference, output):
-        return math.inf  # skimage would divide by a zero error, with a warning
-    return float(peak_signal_noise_ratio(reference.astype(np.float64), output.astype(np.float64), data_range=1.0))
 
 
 def ssim(reference: np.ndarray, output: np.ndarray) -> float:

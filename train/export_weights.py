@@ -33,7 +33,9 @@ from photonas.model import WEIGHTS_NAME, StyleTransferModel, load_decoder_weight
 from photonas.presets import WEIGHTS_DIR, get_preset
 from photonas.quantize import quantize_state
 from photonas.training.data import RandomCrops, list_photos
-from photonas.training.loop import CHECKPOINT_NAME, LOG_NAME, RUN_CONFIG_NAME, TrainConfig, checkpoint_model
+from photonas.training.decoder import TrainConfig, checkpoint_model
+from photonas.training.loop import CHECKPOINT_NAME, LOG_NAME, RUN_CONFIG_NAME
+from photonas.training.metrics import mean_psnr
 
 DTYPES = ("fp32", "fp16", "int8")
 
@@ -53,12 +55,11 @@ def dtype_cost(reference: StyleTransferModel, exported: StyleTransferModel, imag
     """PSNR (dB) of exported vs reference reconstructions, and of each to the input photos."""
     ref = reference.reconstruct(images).clamp(0, 1)
     out = exported.reconstruct(images).clamp(0, 1)
-
-    def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-        mse = (a - b).pow(2).mean(dim=(1, 2, 3)).clamp_min(1e-12)
-        return float((-10 * torch.log10(mse)).mean())
-
-    return {"psnr_vs_fp32": psnr(out, ref), "psnr_fp32": psnr(ref, images), "psnr_exported": psnr(out, images)}
+    return {
+        "psnr_vs_fp32": mean_psnr(ref, out),
+        "psnr_fp32": mean_psnr(images, ref),
+        "psnr_exported": mean_psnr(images, out),
+    }
 
 
 def _run_facts(run_dir: Path) -> dict[str, object]:

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"search: error: --resume but no search state at {state_path}", file=sys.stderr)
             return 2
         # The saved search's settings win; only where it runs and for how long may change.
-        saved = load_state(state_path)["config"]
+        saved = load_state(state_path).config
         config = dataclasses.replace(config, **saved)
     summary = search(config, resume=args.resume)
     if summary:

@@ -12,39 +12,49 @@
     # reconstruction PSNR/SSIM on the first 5 DPST contents at 512 px (added to config.json)
     python -m train.train_baseline --evaluate runs/baselines/photowct --dpst ../shared/data/dpst --limit 5
 
-Same recipe pieces as train/train_decoder.py (photonas.training): random multi-scale crops,
-pixel + layer-normalised VGG feature loss, Adam with warm-up and cosine decay, atomic
-checkpoints, exact resume. The model (config.json + model.safetensors, with the training
-facts in config.json) lands in OUT itself, where the benchmark looks for it; OUT/log.csv and
-OUT/loss.png record the run.
+The same training loop as train/train_decoder.py (photonas.training.loop.fit), one call per
+part: random multi-scale crops, pixel + layer-normalised VGG feature loss, Adam with warm-up
+and cosine decay, atomic checkpoints, exact resume. The model (config.json +
+model.safetensors, with the training facts in config.json) lands in OUT itself, where the
+benchmark looks for it; OUT/log.csv and OUT/loss.png record the run.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import functools
 import json
 import os
 import platform
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from torch.utils.data import DataLoader
-from tqdm import tqdm
 
-from bench.baselines import BASELINES, BaselineModel, load_baseline
-from bench.baselines.vgg import CONFIG_NAME
+from photonas.baselines import BASELINES, BaselineModel, load_baseline
+from photonas.baselines.vgg import CONFIG_NAME
 from photonas.checkpoint import atomic_path
-from photonas.training.data import EpochSampler, RandomCrops, list_photos
-from photonas.training.loop import CHECKPOINT_NAME, learning_rate, load_checkpoint, plot_losses, save_checkpoint
-from photonas.training.losses import ReconstructionLoss
+from photonas.training.data import EpochSampler, RandomCrops, epoch_batches, held_out_crops, list_photos
+from photonas.training.loop import (
+    CHECKPOINT_NAME,
+    LOG_NAME,
+    RUN_CONFIG_NAME,
+    CsvLog,
+    Plan,
+    StepRecord,
+    check_resume,
+    checkpoint_metadata,
+    fit,
+    load_checkpoint,
+    plot_losses,
+    save_checkpoint,
+    warmup_cosine,
+)
+from photonas.training.losses import LossParts, ReconstructionLoss
+from photonas.training.metrics import mean_psnr
 
 PROGRESS_NAME = "progress.json"
 LOG_FIELDS = ("step", "part", "lr", "loss", "pixel", "feature", "val_psnr", "elapsed_s")
@@ -112,13 +122,25 @@ def part_bounds(config: BaselineTrainConfig, parts: tuple[str, ...]) -> list[tup
     return bounds
 
 
+@dataclass
+class PartProgress:
+    """What training one part has done so far (kept over resumes, and written to the model card).
+
+    Attributes:
+        steps: steps of the part done.
+        seconds: training seconds spent on it (validation and checkpoints not counted).
+        val_psnr: the last held-out reconstruction PSNR (dB) of the part.
+    """
+
+    steps: int = 0
+    seconds: float = 0.0
+    val_psnr: float | None = None
+
+
 @torch.no_grad()
-def validation_psnr(model: BaselineModel, images: torch.Tensor, part: str) -> float | None:
-    """Mean reconstruction PSNR (dB) of ``part`` over held-out crops (None without any)."""
-    if not len(images):
-        return None
-    mse = (model.reconstruct(images, part).clamp(0, 1) - images).pow(2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
-    return float((-10 * torch.log10(mse)).mean())
+def validation_psnr(model: BaselineModel, images: torch.Tensor, part: str) -> float:
+    """Mean reconstruction PSNR (dB) of ``part`` over held-out crops."""
+    return mean_psnr(images, model.reconstruct(images, part).clamp(0, 1))
 
 
 #: Output std the last decoder conv is initialised to (about that of photos in [0, 1]).
@@ -154,24 +176,6 @@ def scale_convs(model: BaselineModel, part: str, images: torch.Tensor) -> None:
             conv.bias.add_(images.mean(dim=(0, 2, 3)) - factor * made.mean(dim=(0, 2, 3)))
 
 
-def _val_images(config: BaselineTrainConfig) -> torch.Tensor:
-    try:
-        photos = list_photos(config.data, "val")[: config.val_images]
-    except FileNotFoundError:
-        return torch.empty(0, 3, config.crop, config.crop)
-    crops = RandomCrops(photos, config.crop, config.scale, seed=12345, flips=False)
-    return torch.stack([crops[i] for i in range(len(crops))])
-
-
-def _load_decoders(path: Path, model: BaselineModel) -> int:
-    """Every decoder's weights from a checkpoint (strict); returns its step."""
-    with safe_open(str(path), framework="pt") as f:
-        state = {k.removeprefix("decoder."): f.get_tensor(k) for k in f.keys() if k.startswith("decoder.")}  # noqa: SIM118 (safe_open is no dict)
-        step = int(f.metadata()["step"])
-    model.decoders.load_state_dict(state, strict=True)
-    return step
-
-
 def _write_json(path: Path, payload: dict) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
@@ -190,97 +194,104 @@ def train(config: BaselineTrainConfig, resume: bool = False, until: int | None =
     model = BASELINES[config.model]()
     bounds = part_bounds(config, model.parts)
     checkpoint, progress_path = out / CHECKPOINT_NAME, out / PROGRESS_NAME
-    step = 0
-    if resume:
-        if not checkpoint.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint}")
-        step = _load_decoders(checkpoint, model)
-    elif checkpoint.exists():
-        raise FileExistsError(f"{checkpoint} exists: pass --resume to continue it, or choose another --out")
-    progress = json.loads(progress_path.read_text()) if resume and progress_path.is_file() else {}
-    (out / "train_config.json").write_text(config.to_json() + "\n")
+    check_resume(checkpoint, resume)
+    step = load_checkpoint(checkpoint, model.decoders) if resume else 0
+    saved = json.loads(progress_path.read_text()) if resume and progress_path.is_file() else {}
+    progress = {part: PartProgress(**record) for part, record in saved.items()}
+    (out / RUN_CONFIG_NAME).write_text(config.to_json() + "\n")
 
-    photos = list_photos(config.data, "train")
-    dataset = RandomCrops(photos, config.crop, config.scale, config.seed)
-    sampler = EpochSampler(len(dataset), config.seed)
-    steps_per_epoch = sampler.per_rank // config.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"{len(photos)} training photos make no full batch of {config.batch_size}")
-    loader = DataLoader(dataset, config.batch_size, sampler=sampler, drop_last=True)
-    val_images = _val_images(config)
-    with open(out / "log.csv", "a" if resume else "w", newline="") as log_file:
-        log = csv.DictWriter(log_file, LOG_FIELDS)
-        if not resume:
-            log.writeheader()
-
+    dataset = RandomCrops(list_photos(config.data, "train"), config.crop, config.scale, config.seed)
+    val_images = held_out_crops(config.data, config.val_images, config.crop, config.scale)
+    run = _Run(config, model, dataset, EpochSampler(len(dataset), config.seed), val_images, progress,
+               CsvLog(out / LOG_NAME, LOG_FIELDS, step if resume else None))  # fmt: skip
+    try:
         for part, first, end in bounds:
             if step >= end:
                 continue  # trained before the resume
-            decoder = model.decoders[part].train()
-            optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)
-            if resume and step > first:  # stopped inside this part: its optimiser state is in the checkpoint
-                load_checkpoint(checkpoint, model.decoders, optimizer)
-            if step == first:
-                dataset.set_epoch(max(first - 1, 0) // steps_per_epoch)  # the crops a run without a resume would draw
-                scale_convs(model, part, torch.stack([dataset[i] for i in range(config.batch_size)]))
-            loss_fn = ReconstructionLoss(model.encoder, config.pixel_weight, config.feature_weight, model.loss_levels(part))
-            part_config = dataclasses.replace(config, steps=end - first, warmup=min(config.warmup, (end - first) // 4))
-            record = progress.setdefault(part, {"steps": 0, "seconds": 0.0, "val_psnr": None})
-            bar = tqdm(total=end - first, initial=step - first, desc=f"{config.model} {part}", unit="step")
-            tick = time.perf_counter()
-            while step < end and step != until:
-                epoch, offset = divmod(step, steps_per_epoch)
-                dataset.set_epoch(epoch)
-                sampler.set_epoch(epoch, offset * config.batch_size)
-                for batch in loader:
-                    lr = learning_rate(part_config, step - first)
-                    for group in optimizer.param_groups:
-                        group["lr"] = lr
-                    parts = loss_fn(model.reconstruct_part(batch, part), batch)
-                    optimizer.zero_grad(set_to_none=True)
-                    parts.total.backward()
-                    optimizer.step()
-                    step += 1
-                    bar.update(1)
-                    now = time.perf_counter()
-                    record["seconds"] += now - tick
-                    record["steps"] = step - first
-                    tick = now
-                    val = None
-                    if step % config.checkpoint_every == 0 or step == end:
-                        decoder.eval()
-                        val = validation_psnr(model, val_images, part)
-                        decoder.train()
-                        record["val_psnr"] = val
-                        save_checkpoint(checkpoint, model.decoders, optimizer, step, config)
-                        _write_json(progress_path, progress)
-                        tick = time.perf_counter()  # validation and checkpoints are not training time
-                    loss = float(parts.total.detach())
-                    row = {"step": step, "part": part, "lr": lr, "loss": loss, "pixel": float(parts.pixel)}
-                    log.writerow(row | {"feature": float(parts.feature), "val_psnr": val, "elapsed_s": record["seconds"]})
-                    log_file.flush()
-                    bar.set_postfix(loss=f"{loss:.4f}", val_psnr="" if val is None else f"{val:.2f}")
-                    if step == until and step % config.checkpoint_every and step != end:
-                        save_checkpoint(checkpoint, model.decoders, optimizer, step, config)
-                        _write_json(progress_path, progress)
-                    if step >= end or step == until:
-                        break
-            bar.close()
-            decoder.eval()
+            stop = until if until is not None and step <= until < end else end
+            step = _train_part(run, part, first, end, step, stop)
             if step == until:
                 return None
-    plot_losses(out / "log.csv", out / "loss.png")
+    finally:
+        run.log.close()
+    plot_losses(out / LOG_NAME, out / "loss.png")
     card = {
         "training": {
-            "parts": {part: progress.get(part) for part, _, _ in bounds},
+            "parts": {part: dataclasses.asdict(progress[part]) if part in progress else None for part, _, _ in bounds},
             "total_steps": step,
-            "total_minutes": round(sum(p["seconds"] for p in progress.values()) / 60, 1),
+            "total_minutes": round(sum(p.seconds for p in progress.values()) / 60, 1),
             "config": json.loads(config.to_json()),
             "machine": _machine(),
         }
     }
     model.eval()
     return model.save(out, card)
+
+
+@dataclass
+class _Run:
+    """What the parts of one baseline run share."""
+
+    config: BaselineTrainConfig
+    model: BaselineModel
+    dataset: RandomCrops
+    sampler: EpochSampler
+    val_images: torch.Tensor
+    progress: dict[str, PartProgress]
+    log: CsvLog
+
+
+def _train_part(run: _Run, part: str, first: int, end: int, step: int, stop: int) -> int:
+    """Train ``part`` (global steps ``first`` to ``end``) from ``step`` to ``stop``; returns the step reached."""
+    config, model = run.config, run.model
+    checkpoint = Path(config.out) / CHECKPOINT_NAME
+    decoder = model.decoders[part].train()
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)
+    if step > first:  # resumed inside this part: its optimiser state is in the checkpoint
+        load_checkpoint(checkpoint, model.decoders, optimizer)
+    batches = epoch_batches(run.dataset, run.sampler, config.batch_size, step)
+    if step == first:
+        steps_per_epoch = run.sampler.per_rank // config.batch_size
+        run.dataset.set_epoch(max(first - 1, 0) // steps_per_epoch)  # the crops a run without a resume would draw
+        scale_convs(model, part, torch.stack([run.dataset[i] for i in range(config.batch_size)]))
+    loss_fn = ReconstructionLoss(model.encoder, config.pixel_weight, config.feature_weight, model.loss_levels(part))
+    record = run.progress.setdefault(part, PartProgress())
+    seconds_before = record.seconds
+
+    def loss(batch: torch.Tensor) -> LossParts:
+        return loss_fn(model.reconstruct_part(batch, part), batch)
+
+    def validate() -> float:
+        decoder.eval()
+        psnr = validation_psnr(model, run.val_images, part)
+        decoder.train()
+        return psnr
+
+    def after_step(r: StepRecord) -> None:
+        record.steps, record.seconds = r.step - first, seconds_before + r.train_s
+        if r.val_psnr is not None:
+            record.val_psnr = r.val_psnr
+        run.log.write(step=r.step, part=part, lr=r.lr, loss=r.loss, pixel=float(r.parts.pixel),
+                      feature=float(r.parts.feature), val_psnr=r.val_psnr, elapsed_s=record.seconds)  # fmt: skip
+
+    def save(at: int) -> None:
+        save_checkpoint(checkpoint, model.decoders, optimizer, at, config.to_json())
+        progress = {name: dataclasses.asdict(done) for name, done in run.progress.items()}
+        _write_json(checkpoint.with_name(PROGRESS_NAME), progress)
+
+    warmup = min(config.warmup, (end - first) // 4)
+    plan = Plan(
+        end=stop,
+        lr=lambda s: warmup_cosine(s - first, config.lr, end - first, warmup, config.min_lr_ratio),
+        validate=validate if len(run.val_images) else None,
+        val_every=config.checkpoint_every,
+        checkpoint=save,
+        checkpoint_every=config.checkpoint_every,
+        progress=f"{config.model} {part}",
+    )
+    step = fit(loss, optimizer, batches, step, plan, after_step)
+    decoder.eval()
+    return step
 
 
 #: Steps per part when --steps is not given: the budgets of the runs the README reports.
@@ -344,11 +355,6 @@ def _machine() -> str:
     return f"{platform.machine()} CPU ({cores}), {torch.get_num_threads()} intra-op thread(s), torch {torch.__version__}"
 
 
-def _load_step(checkpoint: Path) -> int:
-    with safe_open(str(checkpoint), framework="pt") as f:
-        return int(f.metadata()["step"])
-
-
 def _resume_steps(
     config: BaselineTrainConfig, steps: tuple[int, ...], step: int, parser: argparse.ArgumentParser
 ) -> BaselineTrainConfig:
@@ -404,11 +410,11 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = out / CHECKPOINT_NAME
         if not args.out and not args.model or not checkpoint.is_file():
             parser.error(f"--resume needs --out (or --model) naming a run with a checkpoint; none at {checkpoint}")
-        with safe_open(str(checkpoint), framework="pt") as f:
-            saved = BaselineTrainConfig.from_json(f.metadata()["config"])
+        metadata = checkpoint_metadata(checkpoint)
+        saved = BaselineTrainConfig.from_json(metadata["config"])
         config = dataclasses.replace(saved, out=str(out), threads=args.threads)  # the run's own settings win
         if args.steps:  # a budget may still change for parts that have not started
-            config = _resume_steps(config, args.steps, _load_step(checkpoint), parser)
+            config = _resume_steps(config, args.steps, int(metadata["step"]), parser)
     else:
         if not args.model:
             parser.error("--model is required (photowct or wct2)")

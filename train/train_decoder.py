@@ -25,7 +25,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from photonas.training.loop import CHECKPOINT_NAME, TrainConfig, checkpoint_config, train
+from photonas.training.decoder import TrainConfig, checkpoint_config, train
+from photonas.training.loop import CHECKPOINT_NAME
 
 
 def _pair(text: str) -> tuple[float, float]:

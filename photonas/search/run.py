@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import itertools
 import json
 import os
 import time
@@ -40,13 +39,13 @@ from photonas.search.state import (
     HISTORY_NAME,
     STATE_NAME,
     HistoryLog,
+    SearchState,
     load_state,
     save_state,
-    score_from_json,
     score_to_json,
 )
 from photonas.search.supernet import SuperNet, SupernetTraining, train_supernet
-from photonas.training.data import EpochSampler, RandomCrops, list_photos
+from photonas.training.data import EpochSampler, RandomCrops, epoch_batches, list_photos
 from photonas.training.loop import Dist, setup_run
 
 SUPERNET_NAME = "supernet.safetensors"
@@ -135,13 +134,7 @@ class SearchConfig:
 def crop_batches(data: str, crop: int, batch: int, seed: int) -> Iterator[torch.Tensor]:
     """Endless ``(batch, 3, crop, crop)`` training crops, the same sequence for the same seed."""
     dataset = RandomCrops(list_photos(data, "train"), crop, seed=seed)
-    sampler = EpochSampler(len(dataset), seed)
-    for epoch in itertools.count():
-        dataset.set_epoch(epoch)
-        sampler.set_epoch(epoch)
-        order = list(sampler)
-        for start in range(0, len(order) - batch + 1, batch):
-            yield torch.stack([dataset[i] for i in order[start : start + batch]])
+    return epoch_batches(dataset, EpochSampler(len(dataset), seed), batch)
 
 
 def _gather(run: Dist, items: list) -> list:
@@ -206,13 +199,11 @@ def search(config: SearchConfig, resume: bool = False) -> dict:
     device, run = setup_run(config.device, config.threads)
     out = Path(config.out)
     state_path = out / STATE_NAME
-    state: dict = {}
-    if resume:
-        state = load_state(state_path)
-        if state["config"] != config.search_fields():
-            changed = sorted(k for k, v in config.search_fields().items() if state["config"].get(k) != v)
-            raise ValueError(f"cannot resume {out}: settings differ from the saved search ({', '.join(changed)})")
-    elif state_path.exists():
+    saved = load_state(state_path) if resume else None
+    if saved is not None and saved.config != config.search_fields():
+        changed = sorted(k for k, v in config.search_fields().items() if saved.config.get(k) != v)
+        raise ValueError(f"cannot resume {out}: settings differ from the saved search ({', '.join(changed)})")
+    if saved is None and state_path.exists():
         raise FileExistsError(f"{state_path} exists: pass --resume to continue it, or choose another --out")
     if run.main:
         out.mkdir(parents=True, exist_ok=True)
@@ -224,42 +215,21 @@ def search(config: SearchConfig, resume: bool = False) -> dict:
     contents, styles = fixed_pairs(config.data, config.pairs, config.pair_size, config.seed)
     weights = ObjectiveWeights(cost=config.cost_weight, cost_kind=config.cost)
     objective = TeacherObjective(teacher, contents, styles, weights, config.latency_size, config.latency_repeats)
-    cache = {code: score_from_json(raw) for code, raw in state.get("scores", {}).items()}
-    evaluate = Evaluator(supernet, objective, cache)
-
+    state = saved or SearchState(
+        config.search_fields(), supernet=supernet_info, reference_latency_ms=objective.reference_latency_ms
+    )
+    evaluate = Evaluator(supernet, objective, state.scores)
     evolution = AgingEvolution(config.evolution)
-    if resume:
-        evolution.load_state_dict(state["evolution"])
-    else:
-        state = {
-            "config": config.search_fields(),
-            "logged": 0,
-            "references": {},
-            "scores": {},
-            "supernet": supernet_info,
-            "reference_latency_ms": objective.reference_latency_ms,
-        }
-    log = HistoryLog(out / HISTORY_NAME, keep=state["logged"] if resume else None) if run.main else None
+    if saved is not None:
+        evolution.load_state_dict(saved.evolution)
+    log = HistoryLog(out / HISTORY_NAME, keep=state.logged if saved is not None else None) if run.main else None
 
-    def record(index: int, code: ArchCode, phase: str, result: tuple[Score, bool, float], rank: int) -> None:
-        score, cached, seconds = result
-        cache[str(code)] = score
-        if log is not None:
-            log.write(index, str(code), phase, cached, seconds, rank, score)
-            state["logged"] += 1
-
-    def save() -> None:
-        if run.main:
-            state["evolution"] = evolution.state_dict()
-            state["scores"] = {code: score_to_json(s) for code, s in cache.items()}
-            save_state(state_path, state)
-
-    if not state["references"]:  # PhotoNet and PhotoNAS inside the supernet, for the plot and front
+    if not state.references:  # PhotoNet and PhotoNAS inside the supernet, for the plot and front
         for index, (name, code) in enumerate(REFERENCES.items()):
-            result = evaluate(code.canonical())
-            record(-1 - index, code.canonical(), "reference", result, 0)
-            state["references"][name] = str(code.canonical())
-        save()
+            canonical = code.canonical()
+            state.record(log, -1 - index, str(canonical), "reference", evaluate(canonical), 0)
+            state.references[name] = str(canonical)
+        _save(state_path, state, evolution, run)
 
     batch = config.batch or run.world_size
     stopped_early = False
@@ -276,9 +246,9 @@ def search(config: SearchConfig, resume: bool = False) -> dict:
         results = dict(item for part in _gather(run, mine) for item in part)
         phase = "init" if evolution.initialising else "child"
         for i, code in enumerate(codes):
-            record(evolution.evaluated + i, code, phase, results[i], i % run.world_size)
+            state.record(log, evolution.evaluated + i, str(code), phase, results[i], i % run.world_size)
         evolution.tell(codes, [results[i][0].total for i in range(len(codes))])
-        save()
+        _save(state_path, state, evolution, run)
         bar.update(len(codes))
         if config.max_minutes is not None and time.perf_counter() - started > 60 * config.max_minutes:
             stopped_early = not evolution.done
@@ -286,14 +256,21 @@ def search(config: SearchConfig, resume: bool = False) -> dict:
     bar.close()
     if log is not None:
         log.close()
-    state["search_s"] = state.get("search_s", 0.0) + time.perf_counter() - started
+    state.search_s += time.perf_counter() - started
 
     summary: dict = {}
     if run.main:
-        summary = report(config, state, cache, objective, supernet, teacher, device, stopped_early)
-        save()
+        summary = report(config, state, objective, supernet, teacher, device, stopped_early)
+        _save(state_path, state, evolution, run)
     _barrier(run)
     return summary
+
+
+def _save(path: Path, state: SearchState, evolution: AgingEvolution, run: Dist) -> None:
+    """Rank 0 writes the state, with the evolution's as it is now."""
+    if run.main:
+        state.evolution = evolution.state_dict()
+        save_state(path, state)
 
 
 def _standalone_distance(
@@ -314,8 +291,7 @@ def _standalone_distance(
 
 def report(
     config: SearchConfig,
-    state: dict,
-    cache: dict[str, Score],
+    state: SearchState,
     objective: TeacherObjective,
     supernet: SuperNet,
     teacher: StyleTransferModel,
@@ -324,6 +300,7 @@ def report(
 ) -> dict:
     """Write the front (CSV, PNG), best codes, optional fine-tune and rank check; return the summary."""
     out = Path(config.out)
+    cache = state.scores
     searched = {c: cache[c] for c in _history_codes(out)}  # the references count only if the search met them
     codes = sorted(searched)
     points = [(searched[c].distance, searched[c].latency_ms) for c in codes]
@@ -331,24 +308,24 @@ def report(
     _write_scores(out / "pareto.csv", front, cache)
     best = sorted(searched, key=lambda c: (searched[c].total, c))[:10]
     _write_scores(out / "best_codes.csv", best, cache)
-    marks = {name: (cache[c].distance, cache[c].latency_ms) for name, c in state["references"].items()}
+    marks = {name: (cache[c].distance, cache[c].latency_ms) for name, c in state.references.items()}
     title = f"{len(codes)} codes, latency at {config.latency_size}px on {_device_name(device)}"
     plot_front(out / "pareto.png", points, pareto_front(points), marks, title)
 
     summary: dict = {
         "device": _device_name(device),
-        "evaluated": state["evolution"]["evaluated"] if "evolution" in state else 0,
+        "evaluated": state.evaluated,
         "distinct_codes": len(codes),
         "stopped_early": stopped_early,
-        "search_s": state.get("search_s"),
-        "supernet": state.get("supernet"),
-        "reference_latency_ms": state.get("reference_latency_ms"),
+        "search_s": state.search_s,
+        "supernet": state.supernet,
+        "reference_latency_ms": state.reference_latency_ms,
         "best": {"code": best[0], **score_to_json(cache[best[0]])} if best else None,
         "front": front,
         "references": {},
     }
     front_points = [(cache[c].distance, cache[c].latency_ms) for c in front]
-    for name, code in state["references"].items():
+    for name, code in state.references.items():
         point = (cache[code].distance, cache[code].latency_ms)
         summary["references"][name] = {
             "code": code,

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from photonas.checkpoint import atomic_path
 from photonas.search.objective import Score
@@ -30,23 +31,6 @@ HISTORY_FIELDS: tuple[str, ...] = (
     "rank",
     *(f.name for f in fields(Score)),
 )
-
-
-def save_state(path: Path, state: dict) -> None:
-    """Write the JSON state atomically (a crash leaves the previous state)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-
-
-def load_state(path: Path) -> dict:
-    """Read a state written by :func:`save_state`, with a clear error if it is not one."""
-    try:
-        state = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"cannot resume: {path} is not a readable search state ({err})") from None
-    if not isinstance(state, dict) or "evolution" not in state or "scores" not in state:
-        raise ValueError(f"cannot resume: {path} is not a search state written by train/search.py")
-    return state
 
 
 def score_to_json(score: Score) -> dict:
@@ -92,6 +76,74 @@ class HistoryLog:
 
     def close(self) -> None:
         self.file.close()
+
+
+@dataclass
+class SearchState:
+    """Everything a search carries from one batch of candidates to the next, and over a resume.
+
+    Attributes:
+        config: the settings that define the search (``SearchConfig.search_fields()``); a
+            resume must match them.
+        scores: every canonical code scored so far (codes are scored once).
+        references: name → canonical code of PhotoNet and the published PhotoNAS, scored inside
+            the supernet for the plot and the front.
+        evolution: the aging evolution's ``state_dict()`` (its random generator included).
+        logged: rows of the history CSV this state accounts for (a resume drops any after them).
+        supernet: facts of the supernet's training (empty when a saved supernet was loaded).
+        reference_latency_ms: PhotoNet's latency, the unit of the latency cost.
+        search_s: seconds spent searching, over every run of the search.
+    """
+
+    config: dict[str, Any]
+    scores: dict[str, Score] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)
+    evolution: dict[str, Any] = field(default_factory=dict)
+    logged: int = 0
+    supernet: dict[str, Any] = field(default_factory=dict)
+    reference_latency_ms: float | None = None
+    search_s: float = 0.0
+
+    @property
+    def evaluated(self) -> int:
+        """Candidates the evolution has evaluated (references not counted)."""
+        return self.evolution.get("evaluated", 0)
+
+    def record(
+        self, log: HistoryLog | None, index: int, code: str, phase: str, result: tuple[Score, bool, float], rank: int
+    ) -> None:
+        """Keep the ``(score, from the cache, seconds)`` of canonical ``code``; where there is a log, add its row."""
+        score, cached, seconds = result
+        self.scores[code] = score
+        if log is not None:
+            log.write(index, code, phase, cached, seconds, rank, score)
+            self.logged += 1
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON object of every field (scores through :func:`score_to_json`)."""
+        return asdict(self) | {"scores": {code: score_to_json(s) for code, s in self.scores.items()}}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> SearchState:
+        """Inverse of :meth:`to_json`."""
+        return cls(**raw | {"scores": {code: score_from_json(s) for code, s in raw["scores"].items()}})
+
+
+def save_state(path: Path, state: SearchState) -> None:
+    """Write the JSON state atomically (a crash leaves the previous state)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(state.to_json(), indent=1, sort_keys=True))
+
+
+def load_state(path: Path) -> SearchState:
+    """Read a state written by :func:`save_state`, with a clear error if it is not one."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot resume: {path} is not a readable search state ({err})") from None
+    if not isinstance(raw, dict) or not {"config", "evolution", "scores"} <= raw.keys():
+        raise ValueError(f"cannot resume: {path} is not a search state written by train/search.py")
+    return SearchState.from_json(raw)
 
 
 def read_history(path: Path) -> list[dict[str, str]]:

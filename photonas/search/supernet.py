@@ -24,12 +24,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
-from tqdm import tqdm
 
 from photonas.arch import BFA_SOURCES, PHOTONET, ArchCode
 from photonas.decoder import Decoder, Transfer
 from photonas.encoder import LEVEL_CHANNELS, Features, VGGEncoder
-from photonas.training.losses import ReconstructionLoss
+from photonas.training.loop import Plan, fit
+from photonas.training.losses import LossParts, ReconstructionLoss
 
 _BFA_WEIGHT = "bottleneck.bfa.weight"
 
@@ -168,7 +168,7 @@ def train_decoder_steps(
     teacher: Decoder | None = None,
     progress: str | None = None,
 ) -> list[float]:
-    """A short Adam loop shared by supernet training, fine-tuning and from-scratch baselines.
+    """Short Adam training on :func:`~photonas.training.loop.fit`: supernet, fine-tuning, from-scratch baselines.
 
     Args:
         run: ``run(code, feats) -> image`` (a :class:`SuperNet`) or ``run(feats) -> image``
@@ -184,27 +184,24 @@ def train_decoder_steps(
     Returns:
         The loss of every step.
     """
+    if settings.target == "teacher" and teacher is None:
+        raise ValueError("target='teacher' needs the teacher decoder")
     device = params[0].device
     loss_fn = ReconstructionLoss(encoder, settings.pixel_weight, settings.feature_weight)
-    optimizer = torch.optim.Adam(params, lr=settings.lr, betas=settings.betas)
-    losses = []
-    steps = tqdm(range(settings.steps), desc=progress, disable=progress is None, mininterval=10)
-    for _, code, batch in zip(steps, codes, batches):
+
+    def loss(item: tuple[ArchCode | None, Tensor]) -> LossParts:
+        code, batch = item
         x = batch.to(device)
         with torch.no_grad():
             feats = encoder(x)
-            target = x
-            if settings.target == "teacher":
-                if teacher is None:
-                    raise ValueError("target='teacher' needs the teacher decoder")
-                target = teacher(feats).clamp(0, 1)
-            target_feats = feats if target is x else None
+            target = teacher(feats).clamp(0, 1) if settings.target == "teacher" else x
         output = run(feats) if code is None else run(code, feats)
-        parts = loss_fn(output, target, target_feats)
-        optimizer.zero_grad(set_to_none=True)
-        parts.total.backward()
-        optimizer.step()
-        losses.append(float(parts.total.detach()))
+        return loss_fn(output, target, feats if target is x else None)
+
+    losses: list[float] = []
+    optimizer = torch.optim.Adam(params, lr=settings.lr, betas=settings.betas)
+    plan = Plan(end=settings.steps, progress=progress, progress_interval_s=10)
+    fit(loss, optimizer, zip(codes, batches), 0, plan, lambda record: losses.append(record.loss))
     return losses
 
 

@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from photonas.io import IMAGE_FORMATS
 
 #: BSDS500's validation photos: held out of training, used to choose recipes.
 VAL_PREFIX = "val_"
+#: Seed of the held-out crops: the same for every run with the same crop size.
+VAL_SEED = 12345
 
 
 def list_photos(root: str | os.PathLike, split: str = "train") -> list[Path]:
@@ -114,3 +116,51 @@ class EpochSampler(Sampler[int]):
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.length, generator=g)[: self.per_rank * self.world_size]
         return iter(order[self.rank :: self.world_size][self.start :].tolist())
+
+
+def epoch_batches(
+    dataset: RandomCrops,
+    sampler: EpochSampler,
+    batch_size: int,
+    start: int = 0,
+    workers: int = 0,
+    pin_memory: bool = False,
+) -> Iterator[torch.Tensor]:
+    """Endless ``(batch_size, 3, size, size)`` batches from step ``start`` on, epoch after epoch.
+
+    Each epoch sets new crops and a new order, and drops the items that fill no whole batch, so
+    step ``s``'s batch is a pure function of (seed, ``s``): a run resumed at ``start`` sees the
+    batches an uninterrupted one would have.
+
+    Raises:
+        ValueError: the dataset fills no whole batch (on each rank).
+    """
+    steps_per_epoch = sampler.per_rank // batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(dataset)} photos make no full batch of {batch_size} per process")
+    loader = DataLoader(dataset, batch_size, sampler=sampler, num_workers=workers, drop_last=True, pin_memory=pin_memory)
+    return _epochs(dataset, sampler, loader, *divmod(start, steps_per_epoch))
+
+
+def _epochs(
+    dataset: RandomCrops, sampler: EpochSampler, loader: DataLoader, epoch: int, offset: int
+) -> Iterator[torch.Tensor]:
+    while True:
+        dataset.set_epoch(epoch)
+        sampler.set_epoch(epoch, offset * loader.batch_size)
+        yield from loader
+        epoch, offset = epoch + 1, 0
+
+
+def held_out_crops(
+    root: str | os.PathLike, count: int, size: int, scale: tuple[float, float] = (0.25, 1.0)
+) -> torch.Tensor:
+    """``(N, 3, size, size)`` fixed crops (no flips) of the first ``count`` held-out photos; N = 0 without any."""
+    try:
+        photos = list_photos(root, "val")[:count]
+    except FileNotFoundError:
+        photos = []
+    if not photos:
+        return torch.empty(0, 3, size, size)
+    crops = RandomCrops(photos, size, scale, seed=VAL_SEED, flips=False)
+    return torch.stack([crops[i] for i in range(len(crops))])

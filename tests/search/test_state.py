@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from photonas.search.objective import Score
 from photonas.search.state import (
     HISTORY_FIELDS,
     HistoryLog,
+    SearchState,
     load_state,
     read_history,
     save_state,
@@ -32,8 +34,15 @@ def test_score_json_round_trip_with_nan() -> None:
 
 def test_state_round_trip_and_bad_files(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    save_state(path, {"evolution": {"evaluated": 3}, "scores": {}})
-    assert load_state(path)["evolution"]["evaluated"] == 3
+    state = SearchState({"population": 4}, evolution={"evaluated": 3}, references={"PhotoNet": "1" * 32}, logged=5)
+    state.scores["1" * 32] = SCORE
+    save_state(path, state)
+    loaded = load_state(path)
+    assert loaded.evaluated == 3 and loaded.logged == 5 and loaded.references == {"PhotoNet": "1" * 32}
+    assert loaded.config == {"population": 4} and math.isnan(loaded.scores["1" * 32].latency_ms)
+    assert loaded.scores["1" * 32].total == SCORE.total and loaded.search_s == 0.0
+    raw = json.loads(path.read_text())  # the file keeps its format: scores as JSON objects, NaN as null
+    assert raw["scores"]["1" * 32]["latency_ms"] is None and raw["evolution"] == {"evaluated": 3}
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary file left
     (tmp_path / "other.json").write_text('{"a": 1}')
     with pytest.raises(ValueError, match="not a search state"):
@@ -58,3 +67,13 @@ def test_log_writes_rows_as_they_come_and_resume_drops_the_rest(tmp_path: Path) 
     assert list(rows[0]) == list(HISTORY_FIELDS)
     with pytest.raises(ValueError, match="expects 9"):
         HistoryLog(path, keep=9)
+
+
+def test_state_records_scores_and_counts_logged_rows(tmp_path: Path) -> None:
+    state = SearchState({})
+    log = HistoryLog(tmp_path / "history.csv")
+    state.record(log, 0, "0" * 32, "init", (SCORE, False, 0.5), 0)
+    state.record(None, 1, "1" * 32, "init", (SCORE, True, 0.0), 1)  # another process: no log
+    log.close()
+    assert set(state.scores) == {"0" * 32, "1" * 32} and state.logged == 1
+    assert [r["code"] for r in read_history(tmp_path / "history.csv")] == ["0" * 32]

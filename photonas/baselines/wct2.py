@@ -5,7 +5,7 @@ The VGG19 encoder to relu4_1 with each 2×2 max pooling replaced by Haar wavelet
 LL band goes on down, the LH/HL/HH bands are kept as skips, and the decoder (the encoder's
 mirror) undoes each pooling with Haar unpooling of its features (as LL) and those skips
 (WCT2's "sum" unpooling; skips are scaled into the decoder's units, see
-:data:`~bench.baselines.vgg.FEATURE_SCALE`). Transfers are progressive: WCT on every block's last feature
+:data:`~photonas.baselines.vgg.FEATURE_SCALE`). Transfers are progressive: WCT on every block's last feature
 before it is pooled ("enc1" … "enc3"), on every skip band ("skip<b>_<band>"), and at the
 bottleneck ("relu4_1"). The style takes the same path without transfers.
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from bench.baselines.haar import SKIP_BANDS, HaarSkip, haar_pool, haar_unpool
-from bench.baselines.vgg import FEATURE_SCALE, BaselineModel, Hook, MirrorDecoder, encode, encoder_blocks
+from photonas.baselines.haar import SKIP_BANDS, HaarSkip, haar_pool, haar_unpool
+from photonas.baselines.vgg import FEATURE_SCALE, BaselineModel, Hook, MirrorDecoder, encode, encoder_blocks
 
 LEVEL = "relu4_1"
 

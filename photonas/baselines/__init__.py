@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from bench.baselines.photowct import PhotoWCT
-from bench.baselines.vgg import CONFIG_NAME, WEIGHTS_NAME, BaselineModel, BaselineWeightsNotFoundError
-from bench.baselines.wct2 import WCT2
+from photonas.baselines.photowct import PhotoWCT
+from photonas.baselines.vgg import CONFIG_NAME, WEIGHTS_NAME, BaselineModel, BaselineWeightsNotFoundError
+from photonas.baselines.wct2 import WCT2
 
 #: Baseline name → model class.
 BASELINES: dict[str, type[BaselineModel]] = {"photowct": PhotoWCT, "wct2": WCT2}

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bench.baselines.vgg import LEVELS, BaselineModel, Hook, MirrorDecoder, encode, encoder_blocks
+from photonas.baselines.vgg import LEVELS, BaselineModel, Hook, MirrorDecoder, encode, encoder_blocks
 
 
 def max_pool(x: Tensor) -> tuple[Tensor, tuple[Tensor, tuple[int, int]]]:

@@ -1,21 +1,19 @@
 """The re-implemented baselines: Haar pooling, the PhotoWCT-style and WCT2-style models,
-saving and loading, and their benchmark rows. Untrained decoders (the properties tested hold
-for any weights), tiny images, CPU."""
+saving and loading. Untrained decoders (the properties tested hold for any weights), tiny
+images, CPU."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from bench.baselines import BASELINES, WCT2, BaselineWeightsNotFoundError, PhotoWCT, load_baseline, train_command
-from bench.baselines.haar import HaarSkip, haar_pool, haar_unpool
-from bench.baselines.photowct import max_pool, max_unpool
-from bench.baselines.vgg import LEVELS, WEIGHTS_NAME, MirrorDecoder
-from bench.methods import BaselineMethod, Skipped, build_methods
+from photonas.baselines import BASELINES, WCT2, BaselineWeightsNotFoundError, PhotoWCT, load_baseline, train_command
+from photonas.baselines.haar import HaarSkip, haar_pool, haar_unpool
+from photonas.baselines.photowct import max_pool, max_unpool
+from photonas.baselines.vgg import LEVELS, WEIGHTS_NAME, MirrorDecoder
 from photonas.transforms import EXACT_WCT, feature_stats
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -219,24 +217,6 @@ def test_load_checks_the_baseline_name(tmp_path: Path) -> None:
 
 
 def test_missing_weights_say_how_to_train(tmp_path: Path) -> None:
-    with pytest.raises(BaselineWeightsNotFoundError, match="train.train_baseline --model wct2"):
+    with pytest.raises(BaselineWeightsNotFoundError, match="train.train_baseline --model wct2") as error:
         load_baseline(tmp_path / "nothing", "wct2")
-    methods, skipped = build_methods([f"photowct={tmp_path / 'nothing'}", f"wct2={tmp_path / 'nothing'}"], device="cpu")
-    assert methods == []
-    assert [s.name for s in skipped] == ["photowct", "wct2"]
-    assert all(isinstance(s, Skipped) and "train.train_baseline" in s.reason for s in skipped)
-    assert train_command("wct2") in skipped[1].reason
-
-
-def test_benchmark_row_runs_with_and_without_masks(tmp_path: Path) -> None:
-    torch.manual_seed(2)
-    PhotoWCT().save(tmp_path / "photowct")
-    methods, skipped = build_methods([f"photowct={tmp_path / 'photowct'}"], device="cpu")
-    assert not skipped and isinstance(methods[0], BaselineMethod) and methods[0].timed
-    rng = np.random.default_rng(0)
-    content, style = rng.random((20, 28, 3), np.float32), rng.random((24, 24, 3), np.float32)
-    labels_c, labels_s = np.zeros((20, 28), np.int64), np.zeros((24, 24), np.int64)
-    labels_c[:, 14:], labels_s[12:] = 1, 1
-    for out in (methods[0].run(content, style), methods[0].run(content, style, labels_c, labels_s)):
-        assert out.shape == content.shape and out.dtype == np.float32
-        assert 0 <= out.min() and out.max() <= 1
+    assert train_command("wct2") in str(error.value)
