@@ -34,8 +34,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.machine import machine_facts, machine_slug
 from bench.markdown import markdown_table
-from bench.run import default_data_dir, load_dpst_pairs, load_example_pairs, machine_facts, machine_slug, parse_pairs
+from bench.pairs import default_data_dir, load_dpst_pairs, load_example_pairs, parse_pairs
 from bench.speed import RESOLUTIONS, synchronize
 from photonas.device import choose_device, cpu_has_native_bf16
 from photonas.io import image_to_tensor

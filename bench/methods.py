@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from bench.classical import CLASSICAL
+from bench.pairs import resize_rgb
 from photonas.api import AUTO as AUTO_MASKS
 from photonas.api import load_model, summarise_style
 from photonas.baselines import BASELINES, BaselineModel, default_path, load_baseline
@@ -211,10 +212,6 @@ class ReferenceMethod:
         path = self.folder / f"{pair}.jpg"
         if not path.is_file():
             raise FileNotFoundError(f"no published {self.name} output {path}")
-        from bench.run import (
-            resize_rgb,  # the runner owns resizing; imported late to avoid a cycle
-        )
-
         return resize_rgb(load_image(path, name=f"{self.name} output").rgb, (content.shape[1], content.shape[0]))
 
 

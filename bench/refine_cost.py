@@ -31,8 +31,9 @@ from pathlib import Path
 import torch
 
 import photonas
+from bench.machine import machine_facts
 from bench.markdown import markdown_table
-from bench.run import REPO_ROOT, machine_facts
+from bench.pairs import REPO_ROOT
 from photonas.api import load_model
 from photonas.highres import stylize_highres, stylize_photo
 from photonas.refine import PIXELS, colour_stats, refine

@@ -28,7 +28,8 @@ import torch
 from bench import metrics
 from bench.classical import monge_kantorovich, reinhard
 from bench.markdown import markdown_table
-from bench.run import METRICS, REPO_ROOT, Pair, _fit_long_side, score
+from bench.pairs import REPO_ROOT, Pair, fit_long_side
+from bench.scoring import METRICS, score
 from photonas.api import load_model
 from photonas.colour_grid import resize_long_side
 from photonas.encoder import VGGEncoder
@@ -65,8 +66,8 @@ def bsds_pairs(folder: Path, count: int, long_side: int, seed: int = 0, pattern:
         pairs.append(
             Pair(
                 f"{c.stem}+{s.stem}",
-                _fit_long_side(load_image(c).rgb, long_side),
-                _fit_long_side(load_image(s).rgb, long_side),
+                fit_long_side(load_image(c).rgb, long_side),
+                fit_long_side(load_image(s).rgb, long_side),
             )
         )
     return pairs

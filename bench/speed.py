@@ -1,27 +1,34 @@
-"""Speed benchmark pieces: inputs at named resolutions, the timed calls, peak memory.
+"""Speed measurement: inputs at named resolutions, the timed calls, their timing and peak memory.
 
-The pytest-benchmark tests (``tests/bench/test_speed.py``) time these callables and
-:mod:`bench.speed_board` turns their JSON into the speed leaderboard; keeping them here lets
-every device time exactly the same work. Every callable takes no argument, returns a tensor
-and synchronises CUDA, so wall-clock timing is honest.
+Every method is timed on the same work: content and style tensors of a named resolution in,
+stylised tensor out, style work included (:func:`method_calls`); PhotoNAS's network also per
+stage (:func:`stages`). Every callable synchronises CUDA before it returns, so wall-clock
+timing is honest. :func:`time_call` times one callable (warm-up calls, then timed rounds,
+median); :func:`measure_speed` does it for every method, stage and size and returns entries
+that :mod:`bench.speed_board` turns into the speed tables. ``python -m bench`` calls it
+directly; ``tests/bench/test_speed.py`` drives the same callables with pytest-benchmark.
 
 Examples:
-    PHOTONAS_BENCH_SIZES=512,1024 python -m pytest tests/bench/test_speed.py --benchmark-only
-    PHOTONAS_BENCH_SIZES=all PHOTONAS_BENCH_DEVICES=cuda PHOTONAS_BENCH_METHODS=photonas,photonet \\
-        python -m pytest tests/bench/test_speed.py --benchmark-only --benchmark-json speed.json
+    >>> methods, _ = build_methods(["photonas", "reinhard"], device="cpu")  # doctest: +SKIP
+    >>> entries = measure_speed(methods, ["512", "1024"], "cpu")  # doctest: +SKIP
+    >>> time_call(method_calls(methods[1], "64", "cpu")["end_to_end"], "cpu").median  # doctest: +SKIP
+    0.0031
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from bench.methods import Method
 from photonas.model import StyleTransferModel
 from photonas.padding import crop, pad_to_grid
 from photonas.style import StyleStats
@@ -35,49 +42,39 @@ RESOLUTIONS: dict[str, tuple[int, int]] = {
     "2048": (2048, 2048),
     "4k": (2160, 3840),
 }
-#: The real runs' resolutions (``PHOTONAS_BENCH_SIZES=all``); CI times 64² only.
+#: The real runs' resolutions (``all``); the tests time 64² only.
 FULL_SIZES: tuple[str, ...] = ("512", "1024", "2048", "4k")
-SIZES_ENV = "PHOTONAS_BENCH_SIZES"
-DEVICES_ENV = "PHOTONAS_BENCH_DEVICES"
-METHODS_ENV = "PHOTONAS_BENCH_METHODS"
-PRECISION_ENV = "PHOTONAS_BENCH_PRECISION"
-#: Stages timed for PhotoNAS-family models besides ``end_to_end`` (see :func:`stages`).
+#: Stages timed for PhotoNAS-family networks besides ``end_to_end`` (see :func:`stages`).
 STAGES: tuple[str, ...] = ("end_to_end", "preset", "encoder", "transfers", "decoder")
+#: The rows timed per stage: the networks themselves (their default rows add the refinement).
+STAGED_METHODS: tuple[str, ...] = ("photonas-raw", "photonet-raw")
+#: Untimed calls before the timed ones (first-call allocations, kernel selection, caches).
+WARMUP = 1
+#: Timed calls per measurement; the tables report their median.
+ROUNDS = 5
 
 
-def selected_sizes(env: str | None = None) -> list[str]:
-    """Resolution names from ``$PHOTONAS_BENCH_SIZES`` (``512,4k`` or ``all``); default ``64``."""
-    value = os.environ.get(SIZES_ENV, "64") if env is None else env
-    names = list(FULL_SIZES) if value.strip() == "all" else [v.strip().lower() for v in value.split(",") if v.strip()]
+def parse_sizes(spec: str) -> list[str]:
+    """Resolution names from ``"512,4k"`` (or ``"all"`` for :data:`FULL_SIZES`); unknown names raise."""
+    names = list(FULL_SIZES) if spec.strip() == "all" else [v.strip().lower() for v in spec.split(",") if v.strip()]
     unknown = [n for n in names if n not in RESOLUTIONS]
     if unknown:
-        raise ValueError(f"{SIZES_ENV}: unknown sizes {unknown}; choose from {', '.join(RESOLUTIONS)} or all")
+        raise ValueError(f"unknown sizes {unknown}; choose from {', '.join(RESOLUTIONS)} or all")
     return names
 
 
-def selected_devices(env: str | None = None) -> list[str]:
-    """``$PHOTONAS_BENCH_DEVICES`` (``cpu,cuda``); default cpu, plus cuda when present."""
-    value = os.environ.get(DEVICES_ENV) if env is None else env
-    if value:
-        return [v.strip() for v in value.split(",") if v.strip()]
+def default_devices() -> list[str]:
+    """The CPU, plus CUDA when present."""
     return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
 
 
-def selected_methods(env: str | None = None) -> list[str]:
-    """``$PHOTONAS_BENCH_METHODS`` (``photonas,reinhard``); default every timed method."""
-    from bench.methods import DEFAULT_METHODS  # late: bench.methods loads the model table
-
-    value = os.environ.get(METHODS_ENV) if env is None else env
-    return [v.strip() for v in value.split(",") if v.strip()] if value else list(DEFAULT_METHODS)
-
-
-def selected_precision(env: str | None = None) -> str:
-    """``$PHOTONAS_BENCH_PRECISION`` (``auto``, ``fp32``, ``bf16``, ``fp16``); default ``auto``."""
-    value = os.environ.get(PRECISION_ENV) if env is None else env
-    return value or "auto"
+def stages_of(name: str) -> tuple[str, ...]:
+    """The stages timed for a row: every stage for :data:`STAGED_METHODS`, else ``end_to_end``."""
+    return STAGES if name in STAGED_METHODS else ("end_to_end",)
 
 
 def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA); a no-op elsewhere."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -164,12 +161,12 @@ def stages(work: Workload) -> dict[str, Callable[[], Tensor]]:
     }
 
 
-def method_calls(method, size: str, device: str | torch.device, seed: int = 0) -> dict[str, Callable[[], Tensor]]:
+def method_calls(method: Method, size: str, device: str | torch.device, seed: int = 0) -> dict[str, Callable[[], Tensor]]:
     """Timed calls of one benchmark method (from :func:`bench.methods.build_methods`) at a size.
 
     Every method gets ``end_to_end``: content and style tensors of the size in, stylised
     tensor out, style work included. PhotoNAS-family models (``photonas``, ``photonet`` and
-    their ``name=path`` rows) add the :func:`stages`. Classical methods convert to numpy and
+    their ``name=path`` rows, :data:`STAGED_METHODS`) add the :func:`stages`. Classical methods convert to numpy and
     back inside the timed call.
     """
     height, width = RESOLUTIONS[size]
@@ -188,7 +185,7 @@ def method_calls(method, size: str, device: str | torch.device, seed: int = 0) -
         return {"end_to_end": timed(lambda: method.model.stylize(content, style, config=method.config))}
     model = method.model
     calls = {"end_to_end": timed(lambda: model.stylize(content, style, method=method.transfer, config=method.config))}
-    if method.name in ("photonas-raw", "photonet-raw"):
+    if method.name in STAGED_METHODS:
         calls.update(stages(make_workload(model, size, device, method.transfer, seed)))
     return calls
 
@@ -234,17 +231,137 @@ def peak_memory_mb(fn: Callable[[], object], device: str | torch.device) -> floa
     return (max(peak[0], rss()) - before) / 2**20
 
 
+@dataclass(frozen=True)
+class Timing:
+    """The seconds of each timed round of one call; the tables report the median and the IQR."""
+
+    seconds: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def quartiles(self) -> tuple[float, float]:
+        """First and third quartile (both the one value when there is one round)."""
+        if len(self.seconds) < 2:
+            return self.seconds[0], self.seconds[0]
+        q1, _, q3 = statistics.quantiles(self.seconds, n=4, method="inclusive")
+        return q1, q3
+
+    def stats(self) -> dict[str, Any]:
+        """The fields a speed entry's ``stats`` holds (pytest-benchmark's names, one iteration per round)."""
+        q1, q3 = self.quartiles
+        return {
+            "min": min(self.seconds),
+            "max": max(self.seconds),
+            "mean": statistics.fmean(self.seconds),
+            "stddev": statistics.stdev(self.seconds) if len(self.seconds) > 1 else 0.0,
+            "median": self.median,
+            "q1": q1,
+            "q3": q3,
+            "iqr": q3 - q1,
+            "rounds": len(self.seconds),
+            "iterations": 1,
+            "data": list(self.seconds),
+        }
+
+
+def time_call(fn: Callable[[], object], device: str | torch.device, rounds: int = ROUNDS, warmup: int = WARMUP) -> Timing:
+    """Wall-clock seconds of ``rounds`` calls of ``fn``, each alone, after ``warmup`` untimed calls.
+
+    The device is synchronised before each timed call starts and after it returns (CUDA runs
+    asynchronously: without it a timing would measure the queueing, not the work).
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    device = torch.device(device)
+    for _ in range(warmup):
+        fn()
+    seconds = []
+    for _ in range(rounds):
+        synchronize(device)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        seconds.append(time.perf_counter() - start)
+    return Timing(tuple(seconds))
+
+
+def speed_entry(method: str, stage: str, size: str, device: str, precision: str, timing: Timing, peak_mb: float) -> dict[str, Any]:
+    """One entry of ``speed.json``: what was timed (``extra_info``) and its ``stats``."""
+    return {
+        "group": f"{size} {device}",
+        "name": f"{method} {stage} {size} {device}",
+        "extra_info": {
+            "method": method,
+            "stage": stage,
+            "size": size,
+            "device": device,
+            "precision": precision,
+            "torch": torch.__version__,
+            "peak_mb": peak_mb,
+        },
+        "stats": timing.stats(),
+    }
+
+
+def measure_speed(
+    methods: Sequence[Method],
+    sizes: Sequence[str],
+    device: str | torch.device,
+    precision: str = "auto",
+    rounds: int = ROUNDS,
+    warmup: int = WARMUP,
+    log: Callable[[str], object] = print,
+) -> list[dict[str, Any]]:
+    """Time every timed method at every size on ``device``: one :func:`speed_entry` per stage.
+
+    ``methods`` come from :func:`bench.methods.build_methods` on ``device``; ``precision`` is
+    the one they were built with (recorded, not applied). Rows that read published outputs
+    are not timed. When a call does not fit in the device's memory, that method's remaining
+    calls at that size are logged and left out.
+    """
+    device = torch.device(device)
+    entries = []
+    for method in methods:
+        if not method.timed:
+            continue
+        for size in sizes:
+            try:
+                calls = method_calls(method, size, device)
+                for stage, fn in calls.items():
+                    timing = time_call(fn, device, rounds, warmup)
+                    peak = peak_memory_mb(fn, device)
+                    entries.append(speed_entry(method.name, stage, size, device.type, precision, timing, peak))
+                    log(f"  speed {method.name} {stage} {size} {device.type}: {timing.median:.4g} s")
+            except torch.OutOfMemoryError:
+                log(f"  speed {method.name} {size}: does not fit on {device.type}, left out")
+            finally:
+                calls = None  # the inputs and recorded features go before the next size
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+    return entries
+
+
 __all__ = [
     "FULL_SIZES",
     "RESOLUTIONS",
+    "ROUNDS",
+    "STAGED_METHODS",
     "STAGES",
+    "WARMUP",
+    "Timing",
     "Workload",
+    "default_devices",
     "make_workload",
+    "measure_speed",
     "method_calls",
+    "parse_sizes",
     "peak_memory_mb",
-    "selected_devices",
-    "selected_methods",
-    "selected_precision",
-    "selected_sizes",
+    "speed_entry",
     "stages",
+    "stages_of",
+    "synchronize",
+    "time_call",
 ]

@@ -1,10 +1,9 @@
-"""The speed leaderboard: run the pytest-benchmark speed tests, turn their JSON into tables.
+"""The speed leaderboard: time every method (:func:`bench.speed.measure_speed`), turn the entries into tables.
 
-The timing itself is pytest-benchmark's (``tests/bench/test_speed.py``, one warm-up round
-excluded, medians of five rounds), run in a fresh process so the quality run's memory does
-not sit under the memory figures. Ratios are the headline: every method's median over
-PhotoNAS's ``end_to_end`` median at the same resolution and device, from the same run; and
-for PhotoNAS's own stages, each over its encoder alone (the floor it cannot go under).
+Ratios are the headline: every method's median over PhotoNAS's ``end_to_end`` median at the
+same resolution and device, from the same run; and for PhotoNAS's own stages, each over its
+encoder alone (the floor it cannot go under). ``python -m bench`` writes these tables before
+its quality run; this entry point writes them alone.
 
 Examples:
     python -m bench.speed_board --sizes 512,1024 --out bench/results/cpu-2cores
@@ -14,47 +13,31 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
-import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
+from bench.machine import machine_facts
 from bench.markdown import markdown_table
-from bench.speed import DEVICES_ENV, METHODS_ENV, PRECISION_ENV, SIZES_ENV
+from bench.methods import DEFAULT_METHODS, build_methods
+from bench.speed import ROUNDS, WARMUP, default_devices, measure_speed, parse_sizes
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SPEED_TESTS = REPO_ROOT / "tests" / "bench" / "test_speed.py"
 REFERENCE = ("photonas", "end_to_end")
 
 
-def run_speed_tests(
-    out_json: Path,
-    sizes: Sequence[str],
-    devices: Sequence[str],
-    methods: Sequence[str] | None = None,
-    precision: str = "auto",
-) -> int:
-    """Run the speed tests with benchmarks on, writing pytest-benchmark's JSON; pytest's exit code."""
-    env = dict(os.environ)
-    env.update({SIZES_ENV: ",".join(sizes), DEVICES_ENV: ",".join(devices), PRECISION_ENV: precision})
-    if methods:
-        env[METHODS_ENV] = ",".join(methods)
-    out_json.parent.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable, "-m", "pytest", str(SPEED_TESTS), "-q", "-p", "no:cacheprovider",
-        "--benchmark-only", "--benchmark-enable", f"--benchmark-json={out_json}", "-k", "test_speed",
-    ]  # fmt: skip
-    return subprocess.run(command, cwd=REPO_ROOT, env=env).returncode
-
-
 def speed_table(raw: dict[str, Any]) -> pd.DataFrame:
-    """One row per (method, stage, size, device): median and IQR seconds, peak MiB, ratios."""
+    """One row per (method, stage, size, device): median and IQR seconds, peak MiB, ratios.
+
+    ``raw`` is the content of ``speed.json``: ``{"benchmarks": [...]}`` with one
+    :func:`bench.speed.speed_entry` per timed call.
+    """
     rows = []
     for bench in raw.get("benchmarks", []):
         info, stats = bench.get("extra_info", {}), bench["stats"]
@@ -102,7 +85,7 @@ def speed_markdown(table: pd.DataFrame, facts: dict[str, Any] | None = None) -> 
     if facts:
         lines += [f"Machine: {facts.get('cuda_device', facts.get('processor', ''))}, {facts.get('cpu_count')} CPUs, torch {facts.get('torch')}.", ""]
     lines += [
-        "Median of 5 timed rounds after one warm-up (pytest-benchmark), tensor in → tensor out, "
+        f"Median of {ROUNDS} timed rounds after {WARMUP} warm-up call, tensor in → tensor out, "
         "style work included; `×PhotoNAS` divides by PhotoNAS's median at the same size in the same run; "
         "peak is the extra memory of one call (CUDA: allocator peak; CPU: resident-set growth).",
         "",
@@ -137,25 +120,19 @@ def speed_markdown(table: pd.DataFrame, facts: dict[str, Any] | None = None) -> 
     return "\n".join(lines) + "\n"
 
 
-def write_speed(out: Path, raw: dict[str, Any], facts: dict[str, Any] | None = None) -> pd.DataFrame:
-    """speed.json (pytest-benchmark's raw JSON), speed.csv and speed.md in ``out``."""
+def write_speed(out: Path, benchmarks: Sequence[dict[str, Any]], facts: dict[str, Any] | None = None) -> pd.DataFrame:
+    """speed.json (the machine and every entry of :func:`bench.speed.measure_speed`), speed.csv and speed.md in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
+    raw = {
+        "machine_info": facts or {},
+        "datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "benchmarks": list(benchmarks),
+    }
     (out / "speed.json").write_text(json.dumps(raw, indent=1) + "\n")
     table = speed_table(raw)
     table.to_csv(out / "speed.csv", index=False)
     (out / "speed.md").write_text(speed_markdown(table, facts))
     return table
-
-
-def measure(out: Path, sizes: Sequence[str], devices: Sequence[str], methods: Sequence[str] | None, precision: str, facts=None) -> pd.DataFrame:
-    """Run the speed tests into ``out`` and write the tables; raises if pytest failed."""
-    raw_path = out / "speed.raw.json"
-    code = run_speed_tests(raw_path, sizes, devices, methods, precision)
-    if code != 0 or not raw_path.is_file():
-        raise RuntimeError(f"speed tests failed (pytest exit code {code})")
-    raw = json.loads(raw_path.read_text())
-    raw_path.unlink()
-    return write_speed(out, raw, facts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,16 +143,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
     parser.add_argument("--out", type=Path, required=True, help="results folder")
     args = parser.parse_args(argv)
-    from bench.speed import FULL_SIZES, selected_devices
-
-    sizes = list(FULL_SIZES) if args.sizes == "all" else args.sizes.split(",")
-    devices = [args.device] if args.device else selected_devices()
-    methods = args.methods.split(",") if args.methods else None
+    specs = [m.strip() for m in args.methods.split(",")] if args.methods else list(DEFAULT_METHODS)
+    devices = [args.device] if args.device else default_devices()
     try:
-        table = measure(args.out, sizes, devices, methods, args.precision)
-    except RuntimeError as err:
+        sizes = parse_sizes(args.sizes)
+        built = [(device, *build_methods(specs, device=device, precision=args.precision)) for device in devices]
+    except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return 2
+    entries = []
+    for device, methods, skipped in built:
+        for skip in skipped:
+            print(f"skipped {skip.name} on {device}: {skip.reason}")
+        entries += measure_speed(methods, sizes, device, args.precision)
+    table = write_speed(args.out, entries, machine_facts(torch.device(devices[-1])))
     print(speed_markdown(table))
     return 0
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bench.levers import main, markdown, measure
-from bench.run import load_example_pairs
+from bench.pairs import load_example_pairs
 from photonas.device import choose_device
 
 

@@ -1,4 +1,4 @@
-"""``python -m bench --quick`` end to end on CPU, and the pieces of the runner."""
+"""``python -m bench --quick`` end to end on CPU (the entry point, :mod:`bench.run`), and the method rows it runs."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from helpers import gradient_photo
 
+import photonas
 from bench.methods import build_methods, parse_method_spec
-from bench.run import main, parse_pairs
+from bench.run import main
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,8 @@ def quick_run(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     weights are missing."""
     out = tmp_path_factory.mktemp("bench")
     missing = out / "no-such-model"
-    argv = ["--quick", "--device", "cpu", "--out", str(out), "--methods", f"photonas={model_dir}", f"photonas-raw={model_dir}", "reinhard", "mk", f"photonet={missing}"]
+    methods = [f"photonas={model_dir}", f"photonas-raw={model_dir}", "reinhard", "mk", f"photonet={missing}"]
+    argv = ["--quick", "--device", "cpu", "--out", str(out), "--methods", *methods]
     assert main(argv) == 0
     return out
 
@@ -63,18 +65,29 @@ def test_methods_share_one_call(model_dir: Path) -> None:
         assert 0.0 <= out.min() and out.max() <= 1.0
 
 
-def test_spec_and_pairs_parsing() -> None:
+def test_spec_parsing() -> None:
     assert parse_method_spec("photonas=runs/x") == ("photonas", "runs/x")
     assert parse_method_spec("mk") == ("mk", None)
-    assert parse_pairs("1-3,9") == [1, 2, 3, 9]
     with pytest.raises(ValueError, match="unknown method"):
         parse_method_spec("nope")
-    with pytest.raises(ValueError, match="--pairs"):
-        parse_pairs("3-x")
 
 
-def test_quick_run_measures_speed_with_pytest_benchmark(quick_run: Path) -> None:
-    """The speed tables come from pytest-benchmark's JSON: medians, peak memory, ratios over PhotoNAS."""
+def test_bad_arguments_exit_with_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad pairs, sizes or methods, or no data, stop before anything runs or is written."""
+    out = tmp_path / "out"
+    for argv in (
+        ["--pairs", "3-x"],
+        ["--data", str(tmp_path), "--pairs", "1"],
+        ["--quick", "--speed-sizes", "999"],
+        ["--quick", "--methods", "nope"],
+    ):
+        assert main([*argv, "--device", "cpu", "--out", str(out)]) == 2, argv
+        assert capsys.readouterr().err.startswith("error:"), argv
+    assert not out.exists()
+
+
+def test_quick_run_measures_speed(quick_run: Path) -> None:
+    """The speed tables come first, in the same run: five timed rounds per call, medians, peak memory, ratios over PhotoNAS."""
     raw = json.loads((quick_run / "speed.json").read_text())
     assert raw["benchmarks"] and all(b["stats"]["rounds"] == 5 for b in raw["benchmarks"])
     speed = pd.read_csv(quick_run / "speed.csv")
@@ -89,25 +102,8 @@ def test_quick_run_measures_speed_with_pytest_benchmark(quick_run: Path) -> None
     assert "## Speed" in board and "quality_rank" in board
 
 
-def test_quality_rank_orders_by_mean_metric_rank() -> None:
-    from bench.run import quality_rank
-
-    table = pd.DataFrame(
-        {
-            "edge_ssim": [0.9, 0.5, 0.7],  # ↑
-            "ssim": [0.9, 0.5, 0.7],
-            "gram_loss": [0.1, 0.9, 0.5],  # ↓
-            "swd_lab": [1.0, 9.0, 5.0],
-            "artifact_energy": [0.0, 0.5, 0.2],
-        }
-    )
-    assert list(quality_rank(table)) == [1.0, 3.0, 2.0]
-
-
 def test_auto_regions_row_is_the_library_path(model_dir: Path) -> None:
     """``photonas+auto`` without label maps gives what ``stylize(masks="auto")`` gives (to 8-bit rounding)."""
-    import photonas
-
     (method,), skipped = build_methods([f"photonas+auto={model_dir}"], device="cpu")
     assert not skipped
     content = np.asarray(gradient_photo((40, 32), 0), np.float32) / 255
