@@ -223,7 +223,7 @@ def stylize(
 
     Raises:
         photonas.io.ImageError: an input is not a usable image or label map.
-        photonas.model.WeightsNotFoundError: no trained weights for ``model``.
+        photonas.hub.WeightsNotFoundError: no trained weights for ``model``.
     """
     alpha = _check_alpha(alpha)
     method = _check_method(method)

@@ -19,13 +19,12 @@ from photonas.arch import ArchCode
 from photonas.decoder import Decoder, NormStats, Transfer
 from photonas.device import choose_device, convert_for_inference
 from photonas.encoder import Features, VGGEncoder
-from photonas.hub import WEIGHTS_NAME, WeightsNotFoundError, load_decoder_weights
 from photonas.padding import crop, pad_to_grid
 from photonas.presets import DEFAULT_PRESET, get_preset
 from photonas.style import StyleStats, decoder_fingerprint
 from photonas.transforms import RegionStats, WCTConfig, check_labels, region_stats, region_transfer
 
-__all__ = ["WEIGHTS_NAME", "PhotoNAS", "PhotoNet", "StyleTransferModel", "WeightsNotFoundError", "load_decoder_weights"]
+__all__ = ["PhotoNAS", "PhotoNet", "StyleTransferModel"]
 
 
 def _check_images(images: Tensor, name: str, labels: Tensor | None = None) -> None:
@@ -74,7 +73,7 @@ class StyleTransferModel(nn.Module):
         ``revision``, ``cache_dir``, ``token``, …).
 
         Raises:
-            WeightsNotFoundError: no ``model.safetensors`` where it was looked for.
+            photonas.hub.WeightsNotFoundError: no ``model.safetensors`` where it was looked for.
         """
         return hub.load_pretrained(cls, source, **options)
 

@@ -7,7 +7,8 @@ import torch
 from helpers import gradient_photo
 
 from photonas.arch import PHOTONAS
-from photonas.model import WEIGHTS_NAME, StyleTransferModel
+from photonas.hub import WEIGHTS_NAME
+from photonas.model import StyleTransferModel
 from train import export_weights
 
 

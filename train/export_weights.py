@@ -29,7 +29,8 @@ from pathlib import Path
 import torch
 
 from photonas.checkpoint import save_safetensors_atomic
-from photonas.model import WEIGHTS_NAME, StyleTransferModel, load_decoder_weights
+from photonas.hub import WEIGHTS_NAME, load_decoder_weights
+from photonas.model import StyleTransferModel
 from photonas.presets import WEIGHTS_DIR, get_preset
 from photonas.quantize import quantize_state
 from photonas.training.data import RandomCrops, list_photos
