@@ -60,6 +60,7 @@ from photonas.api import AUTO, summarise_style
 from photonas.encoder import VGGEncoder
 from photonas.highres import find_regions, stylize_photo
 from photonas.io import image_to_tensor
+from photonas.options import Options
 from photonas.padding import pad_to_grid
 from photonas.refine import Refinement
 from photonas.regions import RegionConfig, fit_regions
@@ -296,16 +297,17 @@ def _library_output(model, content: np.ndarray, style: np.ndarray, labels, netwo
     refinement = Refinement(separate_regions=False, feather=feather)
     with torch.inference_mode():
         if labels is False:
-            out = stylize_photo(model, c, summarise_style(model, s), max_side=max(c.shape[-2:]))
+            out = stylize_photo(model, c, summarise_style(model, s), Options(max_side=max(c.shape[-2:])))
         elif labels is None:
             stats = summarise_style(model, s, AUTO, network_regions=network)
             found = resize_labels(find_regions(model, c, stats.regions, max(c.shape[-2:])), c.shape[-2:])
-            out = stylize_photo(model, c, stats, max_side=max(c.shape[-2:]), content_labels=found if network else None,
-                                regions=None if network else stats.regions, refinement=refinement)
+            options = Options(max_side=max(c.shape[-2:]), refinement=refinement)
+            out = stylize_photo(model, c, stats, options, content_labels=found if network else None,
+                                regions=None if network else stats.regions)
         else:
             c_lab, s_lab = (torch.from_numpy(np.ascontiguousarray(x)).long()[None] for x in labels)
             stats = summarise_style(model, s, s_lab, network_regions=network)
-            out = stylize_photo(model, c, stats, max_side=max(c.shape[-2:]), content_labels=c_lab)
+            out = stylize_photo(model, c, stats, Options(max_side=max(c.shape[-2:])), content_labels=c_lab)
     return out[0].permute(1, 2, 0).numpy()
 
 

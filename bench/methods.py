@@ -30,6 +30,7 @@ from photonas.device import autocast, choose_device, convert_for_inference
 from photonas.highres import stylize_photo
 from photonas.io import image_to_tensor, load_image
 from photonas.model import StyleTransferModel
+from photonas.options import Options
 from photonas.refine import colour_stats, flat_style_stand_in, refine
 from photonas.transforms import EXACT_WCT, WCTConfig
 
@@ -289,7 +290,7 @@ class AutoRegionsMethod:
         with torch.inference_mode(), autocast(device, self.precision):
             stats = summarise_style(self.model, s, AUTO_MASKS if auto else s_lab, network_regions=False)
             out = stylize_photo(
-                self.model, c, stats, max_side=max(c.shape[-2:]), content_labels=c_lab,
+                self.model, c, stats, Options(max_side=max(c.shape[-2:])), content_labels=c_lab,
                 regions=stats.regions if auto else None,
             )
         if device.type == "cuda":

@@ -36,6 +36,7 @@ from bench.markdown import markdown_table
 from bench.pairs import REPO_ROOT
 from photonas.api import load_model
 from photonas.highres import stylize_highres, stylize_photo
+from photonas.options import Options
 from photonas.refine import PIXELS, colour_stats, refine
 
 
@@ -58,12 +59,12 @@ def timings(size: int = 1024, rounds: int = 5, seed: int = 0) -> list[tuple[str,
     with torch.inference_mode():
         stats = model.style_stats(style_image)
         stats = type(stats)({**stats.points, PIXELS: colour_stats(style_image)}, stats.code, stats.decoder_id)
-        styled = stylize_highres(model, content, stats, max_side=size)
+        styled = stylize_highres(model, content, stats, Options(raw=True, max_side=size))
         rows = {
-            "raw, one piece (network at 1024)": lambda: stylize_highres(model, content, stats, max_side=size),
+            "raw, one piece (network at 1024)": lambda: stylize_highres(model, content, stats, Options(raw=True, max_side=size)),
             "default (network at 512, refined to 1024)": lambda: stylize_photo(model, content, stats),
             "exact + refinement (network at 1024)": lambda: stylize_photo(
-                model, content, stats, mode="exact", max_side=size
+                model, content, stats, Options(mode="exact", max_side=size)
             ),
             "refinement alone (fit + apply)": lambda: refine(content, styled, style_pixels=stats.points[PIXELS]),
         }

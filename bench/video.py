@@ -30,6 +30,7 @@ from bench.stats_smoothing import SmoothedStylizer
 from bench.temporal import camera_clip, input_flows, warping_error
 from photonas.api import load_model
 from photonas.model import StyleTransferModel
+from photonas.options import Options
 from photonas.style import StyleStats
 from photonas.video import StableStylizer
 
@@ -53,7 +54,7 @@ def clips(size: tuple[int, int], frames: int) -> dict[str, list[np.ndarray]]:
 #: Column name → how a stylizer for it is made. "per_frame" is what stylize() gives frame by frame;
 #: ``stats_*`` smooth the transfers' content statistics (:mod:`bench.stats_smoothing`).
 VARIANTS: dict[str, Callable[[StyleTransferModel, StyleStats], Callable[[torch.Tensor], torch.Tensor]]] = {
-    "per_frame": lambda model, style: StableStylizer(model, style, stable=False),
+    "per_frame": lambda model, style: StableStylizer(model, style, Options(raw=True)),
     "stats_0.5": lambda model, style: SmoothedStylizer(model, style, stats=0.5, maps=None),
     "stable_maps_0": lambda model, style: StableStylizer(model, style, smoothing=0.0),
     "stable_maps_0.5": lambda model, style: StableStylizer(model, style, smoothing=0.5),
@@ -101,7 +102,7 @@ def throughput(model: StyleTransferModel, style, frames: int) -> list[dict]:
     rows = []
     for label, (h, w) in {"720p": (720, 1280), "1080p": (1080, 1920)}.items():
         for mode, side in (("fast", 640), ("exact", None)):
-            stylizer = StableStylizer(model, style, mode=mode, max_side=side)
+            stylizer = StableStylizer(model, style, Options(mode=mode, max_side=side))
             clip = [torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(i)) for i in range(frames + 1)]
             with torch.inference_mode():
                 stylizer(clip[0])  # warm-up

@@ -26,6 +26,7 @@ import photonas
 from demo.models import DEFAULT_CHOICE, MODEL_CHOICES, load_models, on_gpu
 from demo.regions import colour_names, editor_labels, region_overlay
 from photonas.io import ImageError, ImageTooLargeError, image_to_tensor, load_image, tensor_to_image
+from photonas.masks import check_pairing
 from photonas.regions import auto_label_maps
 
 #: Largest upload accepted, in pixels (a 24-megapixel camera photo fits).
@@ -123,15 +124,17 @@ def shrunk(image: Image.Image, side: int) -> Image.Image:
 def region_masks(
     content_map: str | None, style_map: str | None, content_paint: dict | None, style_paint: dict | None
 ) -> tuple[str | np.ndarray, str | np.ndarray] | None:
-    """The label-map pair for photonas: uploaded maps, or the regions painted in the page, or None."""
+    """The label-map pair for photonas: uploaded maps, or the regions painted in the page, or None.
+
+    The page's own rules (one way of giving regions, paint on both photos in shared colours)
+    are checked here; the library's pairing rules when the request is made.
+    """
     content_labels, style_labels = editor_labels(content_paint), editor_labels(style_paint)
     painted = content_labels is not None or style_labels is not None
     uploaded = content_map is not None or style_map is not None
     if painted and uploaded:
         raise gr.Error("Give regions one way: upload two label maps or paint on both photos, not both.")
     if uploaded:
-        if content_map is None or style_map is None:
-            raise gr.Error("Regions need two label maps: one for the content photo and one for the style photo.")
         return content_map, style_map
     if painted:
         if content_labels is None or style_labels is None:
@@ -222,8 +225,7 @@ def stylize_request(
     start = time.perf_counter()
     try:
         masks = region_masks(content_map, style_map, content_paint, style_paint)
-        if auto_regions and masks is not None:
-            raise gr.Error("Give regions one way: automatic, painted or uploaded, not two of them.")
+        check_pairing(*(masks or (None, None)), auto=auto_regions)
         content_image = fit(content, "content image", None if mode else side)
         style_image = fit(style, "style image", side)
         result = _stylize(content_image, style_image, model, alpha, "auto" if auto_regions else masks, sizes, raw)

@@ -11,6 +11,7 @@ from photonas.arch import PHOTONAS, PHOTONET, ArchCode, ArchCodeError
 from photonas.hub import WeightsNotFoundError
 from photonas.io import ImageError
 from photonas.model import PhotoNAS, PhotoNet, StyleTransferModel
+from photonas.options import Options
 from photonas.style import StyleStats
 from photonas.video import stylize_video
 
@@ -20,6 +21,7 @@ __all__ = [
     "ArchCode",
     "ArchCodeError",
     "ImageError",
+    "Options",
     "PhotoNAS",
     "PhotoNet",
     "StyleStats",

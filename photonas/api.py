@@ -17,24 +17,17 @@ from PIL import Image
 from torch import Tensor
 
 from photonas.device import autocast
-from photonas.highres import (
-    DEFAULT_MAX_SIDE,
-    check_mode,
-    default_mode,
-    find_regions,
-    resize_long_side,
-    stylize_highres,
-    stylize_photo,
-)
+from photonas.highres import find_regions, resize_long_side, stylize_highres, stylize_photo
 from photonas.hub import load_model
 from photonas.io import ImageSource, image_to_tensor, load_image, tensor_to_image
-from photonas.masks import load_label_map
+from photonas.masks import AUTO, check_pairing, check_style_regions, load_label_map
 from photonas.model import StyleTransferModel
+from photonas.options import DEFAULT_MAX_SIDE, Options
 from photonas.padding import pad_to_grid
 from photonas.refine import PIXELS, Refinement, colour_stats, flat_style_stand_in
 from photonas.regions import fit_regions
 from photonas.style import StyleStats
-from photonas.transforms import TRANSFORMS, resize_labels
+from photonas.transforms import resize_labels
 
 ModelSource = str | os.PathLike | StyleTransferModel
 #: A style: an image, or a style preset (:class:`StyleStats` or a ``.safetensors`` file of one).
@@ -56,35 +49,28 @@ def _labels(
     return torch.from_numpy(np.ascontiguousarray(labels))[None].to(device)
 
 
-def _check_alpha(alpha: float) -> float:
-    """Style strength as a float in [0, 1], checked before any work (a bool is refused, not read as 0 or 1)."""
-    if isinstance(alpha, bool):
-        raise ValueError(f"alpha (style strength) must be a number in [0, 1], got {alpha!r}")
-    try:
-        value = float(alpha)
-    except (TypeError, ValueError):
-        raise ValueError(f"alpha (style strength) must be a number in [0, 1], got {alpha!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"alpha (style strength) must be in [0, 1], got {alpha}")
-    return value
-
-
-def _check_method(method: str) -> str:
-    if method not in TRANSFORMS:
-        raise ValueError(f"unknown transfer method {method!r}; choose one of {sorted(TRANSFORMS)}")
-    return method
-
-
 def _is_preset_file(style: StyleSource) -> bool:
     return isinstance(style, (str, Path)) and str(style).endswith(".safetensors")
 
 
-#: ``masks=AUTO`` (``style_mask=AUTO`` for a preset) finds matching regions itself (:mod:`photonas.regions`).
-AUTO = "auto"
+def is_preset(style: StyleSource) -> bool:
+    """Whether ``style`` is a style preset (statistics or their ``.safetensors`` file), not a photo."""
+    return isinstance(style, StyleStats) or _is_preset_file(style)
 
 
 def _is_auto(mask: object) -> bool:
     return isinstance(mask, str) and mask == AUTO
+
+
+def _split_masks(masks: object) -> tuple[ImageSource | None, ImageSource | None, bool]:
+    """``stylize``'s ``masks`` as (content map, style map, automatic)."""
+    if masks is None:
+        return None, None, False
+    if _is_auto(masks):
+        return None, None, True
+    if not (isinstance(masks, (tuple, list)) and len(masks) == 2):
+        raise ValueError('masks must be a pair: (content_label_map, style_label_map or None), or "auto"')
+    return masks[0], masks[1], False
 
 
 def _style_stats(
@@ -162,7 +148,7 @@ def style_preset(
     content's regions with them later (``stylize(content, preset, masks="auto")``). A photo
     longer than ``max_side`` (default 1024) is summarised at that size.
     """
-    side = check_mode("exact", max_side)
+    side = Options(mode="exact", max_side=max_side).max_side
     return _style_stats(load_model(model, device), style, style_mask, max_pixels, max_side=side)
 
 
@@ -181,6 +167,7 @@ def stylize(
     max_side: int | None = None,
     raw: bool = False,
     refinement: Refinement = Refinement(),
+    options: Options | None = None,
 ) -> Image.Image:
     """Give ``content`` the colours, tones and light of ``style``; returns a PIL image.
 
@@ -220,55 +207,38 @@ def stylize(
             through smooth local colour maps that the network's output decides
             (:mod:`photonas.refine`).
         refinement: settings of the photo-faithful stage (ignored with ``raw=True``).
+        options: all of alpha, method, precision, mode, max_side, raw and refinement at once,
+            as one :class:`~photonas.options.Options` (then leave those at their defaults).
 
     Raises:
         photonas.io.ImageError: an input is not a usable image or label map.
         photonas.hub.WeightsNotFoundError: no trained weights for ``model``.
     """
-    alpha = _check_alpha(alpha)
-    method = _check_method(method)
-    mode = default_mode(raw) if mode is None else mode
-    max_side = check_mode(mode, max_side, raw=raw)
-    auto = _is_auto(masks)
-    if masks is not None and not auto and not (isinstance(masks, (tuple, list)) and len(masks) == 2):
-        raise ValueError('masks must be a pair: (content_label_map, style_label_map or None), or "auto"')
-    content_mask, style_mask = (None, AUTO) if auto else (masks if masks is not None else (None, None))
-    is_preset = isinstance(style, StyleStats) or _is_preset_file(style)
-    if content_mask is not None and style_mask is None and not is_preset:
-        raise ValueError("masks need the style's regions too: masks=(content_label_map, style_label_map)")
-    net = load_model(model, device, precision)
+    options = Options.given(
+        options, alpha=alpha, method=method, raw=raw, mode=mode, max_side=max_side, precision=precision,
+        refinement=refinement,
+    )  # fmt: skip
+    content_mask, style_mask, auto = _split_masks(masks)
+    preset = is_preset(style)
+    check_pairing(content_mask, style_mask, auto=auto, preset=preset)
+    net = load_model(model, device, options.precision)
     dev = net.device
     image = load_image(content, max_pixels=max_pixels, name="content image")
     content_labels = (
         _labels(content_mask, image.size, "content label map", dev, max_pixels) if content_mask is not None else None
     )
     stats = _style_stats(
-        net, style, None if auto and is_preset else style_mask, max_pixels, precision, max_side, network_regions=raw
-    )
-    if auto and stats.regions is None:
-        raise ValueError(
-            "this style preset holds no automatic regions: make it with them "
-            '(style_preset(style, style_mask="auto"), or photonas preset --auto-regions)'
-        )
-    if (
-        content_labels is not None
-        and stats.points
-        and all(len(regions) == 1 for regions in stats.points.values())
-    ):
-        raise ValueError(
-            "the style statistics hold no regions (a preset made without a style label map, or regions "
-            "too small to summarise), so masks would have no effect"
-        )
+        net, style, AUTO if auto and not preset else style_mask, max_pixels, options.precision, options.max_side,
+        network_regions=options.raw,
+    )  # fmt: skip
+    check_style_regions(stats, labels=content_labels is not None, auto=auto)
     pixels = image_to_tensor(image.rgb).to(dev)
-    with torch.inference_mode(), _precision_context(net, precision):
-        common = {"mode": mode, "max_side": max_side, "alpha": alpha, "method": method}
-        if not raw:
-            out = stylize_photo(
-                net, pixels, stats, content_labels=content_labels, regions=stats.regions if auto else None,
-                refinement=refinement, **common,
-            )
+    with torch.inference_mode(), _precision_context(net, options.precision):
+        if not options.raw:
+            regions = stats.regions if auto else None
+            out = stylize_photo(net, pixels, stats, options, content_labels=content_labels, regions=regions)
         else:
             if auto:  # the raw output has no calibration: the network transfers region by region
                 content_labels = resize_labels(find_regions(net, pixels, stats.regions), pixels.shape[-2:])
-            out = stylize_highres(net, pixels, stats, content_labels=content_labels, **common)
+            out = stylize_highres(net, pixels, stats, options, content_labels=content_labels)
     return tensor_to_image(out.float(), alpha=image.alpha)

@@ -25,13 +25,15 @@ import torch
 from tqdm import tqdm
 
 from photonas import __version__
-from photonas.api import AUTO, load_model, style_preset, stylize
+from photonas.api import load_model, style_preset, stylize
 from photonas.checkpoint import check_writable
 from photonas.device import choose_device
 from photonas.io import DEFAULT_MAX_PIXELS, IMAGE_FORMATS, MAX_PIXELS_ENV, save_image
+from photonas.masks import AUTO, check_pairing
 from photonas.model import StyleTransferModel
+from photonas.options import MODES, Options
 from photonas.presets import DEFAULT_PRESET, PRESETS
-from photonas.video import DEFAULT_SMOOTHING, require_av, stylize_video
+from photonas.video import DEFAULT_SMOOTHING, check_smoothing, require_av, stylize_video
 
 #: Image files read in batch mode and written by both modes (case-insensitive).
 IMAGE_SUFFIXES: tuple[str, ...] = tuple(sorted(IMAGE_FORMATS))
@@ -87,16 +89,6 @@ class UsageError(ValueError):
     """Arguments that contradict each other or name an unusable output; exit status 2."""
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
-    return value
-
-
 def _int_in(text: str, low: int, high: int | None = None) -> int:
     try:
         value = int(text.replace("_", ""))
@@ -112,22 +104,15 @@ def _positive_int(text: str) -> int:
     return _int_in(text, 1)
 
 
-def _side(text: str) -> int:
-    return _int_in(text, 32)
-
-
 def _quality(text: str) -> int:
     return _int_in(text, 1, 100)
 
 
 def _smoothing(text: str) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+        return check_smoothing(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _suffix(text: str) -> str:
@@ -169,14 +154,14 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
 def _add_resolution_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
-        choices=("exact", "fast"),
+        choices=MODES,
         default=None,
         help="where the network runs. fast: on a copy scaled to --max-side; exact: at full resolution, in tiles "
         "above --max-side² pixels (default: fast, or exact with --raw)",
     )
     parser.add_argument(
         "--max-side",
-        type=_side,
+        type=int,
         metavar="PX",
         help="longest side the network runs on at once: working resolution (fast; default 512, 1024 with --raw) "
         "or tile size (exact; default 1024)",
@@ -214,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output image (its extension picks the format), or output folder in batch mode",
     )
     _add_model_option(run)
-    run.add_argument("--alpha", type=_fraction, default=1.0, metavar="A", help="style strength in [0, 1] (default: 1)")
+    run.add_argument("--alpha", type=float, default=1.0, metavar="A", help="style strength in [0, 1] (default: 1)")
     run.add_argument("--method", choices=("wct", "adain"), default="wct", help="feature transform (default: wct)")
     run.add_argument(
         "--raw",
@@ -279,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_option(video)
     video.add_argument(
-        "--alpha", type=_fraction, default=1.0, metavar="A", help="style strength in [0, 1] (default: 1)"
+        "--alpha", type=float, default=1.0, metavar="A", help="style strength in [0, 1] (default: 1)"
     )
     video.add_argument(
         "--smoothing",
@@ -366,27 +351,29 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _check_masks(args: argparse.Namespace) -> None:
-    """Both maps are needed to pair regions, except with a preset that already holds the style's.
+def _options(args: argparse.Namespace) -> Options:
+    """The command's stylisation settings, checked once (a bad value is a usage error)."""
+    try:
+        return Options(
+            alpha=args.alpha, method=getattr(args, "method", "wct"), raw=args.raw, mode=args.mode, max_side=args.max_side
+        )
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
-    Automatic regions take no maps (a preset must have been made with --auto-regions).
-    """
-    if args.auto_regions:
-        if args.content_mask is not None or args.style_mask is not None:
-            raise UsageError("--auto-regions finds the regions itself: pass it or label maps, not both")
-        return
-    if args.style_mask is not None and args.content_mask is None:
-        raise UsageError("--style-mask needs --content-mask: the content's regions are what get paired")
-    if args.content_mask is not None and args.style_mask is None and not _is_preset(args.style):
-        raise UsageError("--content-mask needs --style-mask (or a STYLE preset made with --style-mask)")
-    if args.style_mask is not None and _is_preset(args.style):
-        raise UsageError("a style preset already holds its regions: pass --style-mask to 'photonas preset' instead")
+
+def _check_masks(args: argparse.Namespace) -> None:
+    """The library's pairing rules (:func:`photonas.masks.check_pairing`), as a usage error."""
+    try:
+        check_pairing(args.content_mask, args.style_mask, auto=args.auto_regions, preset=_is_preset(args.style))
+    except ValueError as err:
+        raise UsageError(f"{err} (--content-mask, --style-mask, --auto-regions)") from None
 
 
 def _stylize_command(args: argparse.Namespace) -> int:
+    options = _options(args)
     _check_masks(args)
     if args.content.is_dir():
-        return _stylize_folder(args)
+        return _stylize_folder(args, options)
     if args.ext is not None:
         raise UsageError("--ext is for batch mode (CONTENT a folder); in single mode OUT's extension picks the format")
     if args.output.suffix.lower() not in IMAGE_SUFFIXES:
@@ -401,7 +388,7 @@ def _stylize_command(args: argparse.Namespace) -> int:
     _check_output(args.output, _inputs(args))
     model = _load(args)
     masks = (args.content_mask, args.style_mask) if args.content_mask is not None else None
-    _stylize_to_file(args, args.content, args.style, model, AUTO if args.auto_regions else masks, args.output)
+    _stylize_to_file(args, args.content, args.style, model, AUTO if args.auto_regions else masks, args.output, options)
     print(f"wrote {args.output}")
     return 0
 
@@ -416,20 +403,11 @@ def _inputs(args: argparse.Namespace) -> dict[str, Path | None]:
     }
 
 
-def _stylize_to_file(args: argparse.Namespace, content, style, model: StyleTransferModel, masks, out: Path) -> None:
-    """One ``stylize`` call with the command's options (strength, method, size limits), saved to ``out``."""
-    image = stylize(
-        content,
-        style,
-        model,
-        args.alpha,
-        masks,
-        method=args.method,
-        max_pixels=args.max_pixels,
-        mode=args.mode,
-        max_side=args.max_side,
-        raw=args.raw,
-    )
+def _stylize_to_file(
+    args: argparse.Namespace, content, style, model: StyleTransferModel, masks, out: Path, options: Options
+) -> None:
+    """One ``stylize`` call with the command's options, saved to ``out``."""
+    image = stylize(content, style, model, masks=masks, max_pixels=args.max_pixels, options=options)
     save_image(image, out, quality=args.quality)
 
 
@@ -475,7 +453,7 @@ def _content_map(image: Path, content_mask: Path | None, maps: dict[str, list[Pa
     return matches[0]
 
 
-def _stylize_folder(args: argparse.Namespace) -> int:
+def _stylize_folder(args: argparse.Namespace, options: Options) -> int:
     """Batch mode: one style preset, every image in the folder, bad files reported and skipped."""
     if args.output.exists() and not args.output.is_dir():
         raise UsageError(f"CONTENT is a folder, so OUT must be a folder, but '{args.output}' is a file")
@@ -498,7 +476,7 @@ def _stylize_folder(args: argparse.Namespace) -> int:
             try:
                 content_map = _content_map(image, args.content_mask, maps)
                 masks = (content_map, None) if content_map is not None else None
-                _stylize_to_file(args, image, stats, model, AUTO if args.auto_regions else masks, out)
+                _stylize_to_file(args, image, stats, model, AUTO if args.auto_regions else masks, out, options)
             except _RUNTIME_ERRORS as err:
                 failures.append((image.name, _one_line(err)))
                 bar.write(f"photonas: skipped {image.name}: {_one_line(err)}", file=sys.stderr)
@@ -527,6 +505,7 @@ def _preset_command(args: argparse.Namespace) -> int:
 
 
 def _video_command(args: argparse.Namespace) -> int:
+    options = _options(args)
     _require_file(args.video, "video")
     _require_file(args.style, "style preset" if _is_preset(args.style) else "style image")
     if args.output.suffix.lower() not in VIDEO_SUFFIXES:
@@ -542,10 +521,7 @@ def _video_command(args: argparse.Namespace) -> int:
         args.style,
         args.output,
         model,
-        alpha=args.alpha,
-        mode=args.mode,
-        max_side=args.max_side,
-        stable=not args.raw,
+        options=options,
         smoothing=args.smoothing,
         crf=args.crf,
         auto_regions=args.auto_regions,

@@ -52,6 +52,13 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
+def check_precision(precision: str) -> str:
+    """``precision`` when it is one of :data:`PRECISIONS`, else a ValueError naming them."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
 def resolve_precision(device: torch.device, precision: str = "auto") -> str:
     """``"auto"`` → a concrete precision for ``device``; others are checked and returned.
 
@@ -59,9 +66,7 @@ def resolve_precision(device: torch.device, precision: str = "auto") -> str:
     raw VGG activations in the hundreds cannot overflow as they could in float16), float32
     elsewhere. Transfers always compute in float32 or float64 whatever this says.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision != "auto":
+    if check_precision(precision) != "auto":
         return precision
     if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()):
         return "bf16"

@@ -16,12 +16,20 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from photonas.io import ImageError, ImageSource, load_image
 from photonas.transforms import resize_labels
+
+if TYPE_CHECKING:
+    from photonas.style import StyleStats
+
+#: ``masks="auto"`` (``style_mask="auto"`` for a preset): photonas finds matching regions itself
+#: (:mod:`photonas.regions`).
+AUTO = "auto"
 
 Palette = Sequence[tuple[str, tuple[float, float, float]]]
 
@@ -143,3 +151,49 @@ def load_label_map(
 def shared_labels(content: np.ndarray, style: np.ndarray) -> list[int]:
     """Sorted labels present in both maps: the regions that can be matched."""
     return [int(label) for label in np.intersect1d(content, style)]
+
+
+# ---- which maps go together ----------------------------------------------------------------
+
+
+def check_pairing(content: object | None, style: object | None, *, auto: bool = False, preset: bool = False) -> None:
+    """The rules that pair label maps with a style, for every entry point (library, CLI, demo, video).
+
+    ``content`` and ``style`` are the label maps given (None: not given), ``auto`` asks for
+    automatic regions and ``preset`` says the style is a saved preset, which brings its own
+    regions. Checked before any work; :func:`check_style_regions` checks the style once it is
+    summarised.
+
+    Raises:
+        ValueError: automatic regions next to label maps; a style map without the content's
+            (the content's regions are what get paired); a content map without the style's
+            regions; a style map next to a preset, which already holds its regions.
+    """
+    if auto and (content is not None or style is not None):
+        raise ValueError("automatic regions find the regions themselves: give them or label maps, not both")
+    if style is not None and content is None:
+        raise ValueError("a style label map needs the content's label map: the content's regions are what get paired")
+    if content is not None and style is None and not preset:
+        raise ValueError("a content label map needs the style's label map too (or a style preset made with one)")
+    if style is not None and preset:
+        raise ValueError("a style preset already holds its regions: give the style label map when making the preset")
+
+
+def check_style_regions(stats: StyleStats, *, labels: bool = False, auto: bool = False) -> None:
+    """A summarised style holds the regions that content ``labels`` or ``auto`` regions pair with.
+
+    Raises:
+        ValueError: automatic regions with a style summarised without them, or content label
+            maps with a style that holds no regions (a preset made without a style label map,
+            or regions too small to summarise), where masks would have no effect.
+    """
+    if auto and stats.regions is None:
+        raise ValueError(
+            "this style holds no automatic regions: summarise it with them "
+            '(style_preset(style, style_mask="auto"), or photonas preset --auto-regions)'
+        )
+    if labels and stats.points and all(len(regions) == 1 for regions in stats.points.values()):
+        raise ValueError(
+            "the style statistics hold no regions (a preset made without a style label map, or regions "
+            "too small to summarise), so masks would have no effect"
+        )

@@ -35,19 +35,14 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from photonas.api import AUTO, ModelSource, StyleSource, load_model, style_preset
-from photonas.highres import (
-    WORK_SIDE,
-    check_mode,
-    default_mode,
-    find_regions,
-    fit_photo_mapping,
-    stylize_highres,
-)
+from photonas.api import ModelSource, StyleSource, is_preset, load_model, style_preset
+from photonas.highres import find_regions, fit_photo_mapping, stylize_highres
+from photonas.masks import AUTO, check_style_regions
 from photonas.model import StyleTransferModel
-from photonas.refine import ColourMapping, Refinement
+from photonas.options import WORK_SIDE, Options
+from photonas.refine import ColourMapping
 from photonas.style import StyleStats
-from photonas.transforms import WCTConfig, resize_labels
+from photonas.transforms import resize_labels
 
 #: Share of the previous frame's colour maps kept in each frame's (0: each frame its own maps).
 DEFAULT_SMOOTHING = 0.5
@@ -87,47 +82,30 @@ class StableStylizer:
     Args:
         model: the network.
         style: the style, summarised once for ``model``.
-        alpha: style strength in [0, 1] (stable: a blend with the frame; per frame: the
-            transfers' feature blend).
-        method: ``"wct"`` or ``"adain"``.
-        mode: ``"exact"``: the network sees the whole frame (in tiles above ``max_side²``
-            pixels); ``"fast"``: the frame scaled to ``max_side`` on its long side. Default:
-            fast for the stable path, exact per frame.
-        max_side: tile size (exact) or working resolution (fast, default 512 stable, 1024 per frame).
-        stable: False stylises every frame on its own with the raw network output, as
-            ``photonas.stylize(raw=True)`` would (the paper's output; it flickers).
+        options: the stylisation's settings, as for a photo. ``options.raw`` stylises every
+            frame on its own with the raw network output, as ``photonas.stylize(raw=True)``
+            would (the paper's output; it flickers); ``alpha`` is then the transfers' feature
+            blend, else a blend with the frame.
         smoothing: share of the previous frame's colour maps kept, in [0, 1).
-        refinement: settings of the photo-faithful colour maps (stable path).
         auto_regions: label every frame with the automatic regions ``style`` holds (made with
             ``style_preset(style_mask="auto")``): every frame is compared with the same style
             clusters, so regions do not flicker.
-        config: regularisation of the whitening.
     """
 
     def __init__(
         self,
         model: StyleTransferModel,
         style: StyleStats,
+        options: Options = Options(),
         *,
-        alpha: float = 1.0,
-        method: str = "wct",
-        mode: str | None = None,
-        max_side: int | None = None,
-        stable: bool = True,
         smoothing: float = DEFAULT_SMOOTHING,
-        refinement: Refinement = Refinement(),
         auto_regions: bool = False,
-        config: WCTConfig = WCTConfig(),
     ) -> None:
         model.check_style_stats(style)
-        if auto_regions and style.regions is None:
-            raise ValueError('automatic regions need a style summarised with them: style_preset(style, style_mask="auto")')
+        check_style_regions(style, auto=auto_regions)
         self.regions = style.regions if auto_regions else None
-        self.mode = default_mode(raw=not stable) if mode is None else mode
-        self.max_side = check_mode(self.mode, max_side, raw=not stable)
-        self.model, self.style, self.stable, self.alpha, self.refinement = model, style, stable, alpha, refinement
+        self.model, self.style, self.options = model, style, options
         self.smoothing = check_smoothing(smoothing)
-        self.method, self.config = method, config
         self._mapping: ColourMapping | None = None
         self._thumb: Tensor | None = None
 
@@ -137,14 +115,11 @@ class StableStylizer:
 
     def _raw(self, frame: Tensor) -> Tensor:
         """The frame's raw network output, as ``stylize(raw=True)`` gives it."""
-        labels = None
+        labels, options = None, self.options
         if self.regions is not None:
-            side = min(self.max_side, WORK_SIDE) if self.mode == "exact" else self.max_side
+            side = min(options.max_side, WORK_SIDE) if options.mode == "exact" else options.max_side
             labels = resize_labels(find_regions(self.model, frame, self.regions, side), frame.shape[-2:])
-        return stylize_highres(
-            self.model, frame, self.style, mode=self.mode, max_side=self.max_side, alpha=self.alpha,
-            method=self.method, content_labels=labels, config=self.config,
-        )
+        return stylize_highres(self.model, frame, self.style, options, content_labels=labels)
 
     def __call__(self, frame: Tensor) -> Tensor:
         """One ``(1, 3, H, W)`` frame in [0, 1] → its stylisation, ``(1, 3, H, W)`` float32."""
@@ -152,14 +127,11 @@ class StableStylizer:
         if self._thumb is not None and (thumb - self._thumb).abs().mean() > CUT_THRESHOLD:
             self.reset()
         self._thumb = thumb
-        if not self.stable:
+        if self.options.raw:
             return self._raw(frame)
-        mapping, labels = fit_photo_mapping(
-            self.model, frame, self.style, mode=self.mode, max_side=self.max_side, method=self.method,
-            regions=self.regions, refinement=self.refinement, config=self.config,
-        )
+        mapping, labels = fit_photo_mapping(self.model, frame, self.style, self.options, regions=self.regions)
         self._mapping = mapping.blend(self._mapping, self.smoothing)
-        return self._mapping.apply(frame, labels, alpha=self.alpha)
+        return self._mapping.apply(frame, labels, alpha=self.options.alpha)
 
 
 @dataclass(frozen=True)
@@ -227,6 +199,7 @@ def stylize_video(
     crf: int = 18,
     progress: bool = True,
     auto_regions: bool = False,
+    options: Options | None = None,
 ) -> VideoInfo:
     """Stylise every frame of ``source`` and write ``output`` with the same size, rate and audio.
 
@@ -252,6 +225,8 @@ def stylize_video(
         auto_regions: pair regions of the frames and the style automatically
             (:mod:`photonas.regions`): the style is clustered once and every frame labelled
             against the same clusters. A preset must have been made with ``style_mask="auto"``.
+        options: alpha, method, mode, max_side and the output (``raw=not stable``) at once, as
+            one :class:`~photonas.options.Options` (then leave those at their defaults).
 
     Raises:
         FileNotFoundError: ``source`` does not exist.
@@ -259,8 +234,7 @@ def stylize_video(
         ModuleNotFoundError: PyAV is not installed.
     """
     av = require_av()
-    mode = default_mode(raw=not stable) if mode is None else mode
-    max_side = check_mode(mode, max_side, raw=not stable)
+    options = Options.given(options, alpha=alpha, method=method, raw=not stable, mode=mode, max_side=max_side)
     check_smoothing(smoothing)
     if not 0 <= int(crf) <= 51:
         raise ValueError(f"crf must be in 0..51, got {crf}")
@@ -269,19 +243,9 @@ def stylize_video(
         raise ValueError(f"'{output}' would overwrite its input")
     net = load_model(model, device)
     dev = net.device
-    is_preset = isinstance(style, StyleStats) or str(style).endswith(".safetensors")
-    stats = style_preset(style, net, style_mask=AUTO if auto_regions and not is_preset else None, max_side=max_side)
-    stylizer = StableStylizer(
-        net,
-        stats,
-        alpha=alpha,
-        method=method,
-        mode=mode,
-        max_side=max_side,
-        stable=stable,
-        smoothing=smoothing,
-        auto_regions=auto_regions,
-    )
+    auto = AUTO if auto_regions and not is_preset(style) else None
+    stats = style_preset(style, net, style_mask=auto, max_side=options.max_side)
+    stylizer = StableStylizer(net, stats, options, smoothing=smoothing, auto_regions=auto_regions)
     container = _open_input(av, source)
     try:
         video = container.streams.video[0]

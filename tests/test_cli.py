@@ -228,7 +228,7 @@ def test_usage_errors(
 
 def test_bad_option_value(content: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run("stylize", content, style, "-o", tmp_path / "out.png", "--alpha", "1.5") == 2
-    assert "--alpha: must be in [0, 1]" in capsys.readouterr().err
+    assert "alpha (style strength) must be in [0, 1]" in capsys.readouterr().err
 
 
 def test_missing_content(model_dir: Path, style: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,6 +18,7 @@ from photonas import StyleTransferModel
 from photonas.api import load_model
 from photonas.cli import main
 from photonas.highres import find_regions
+from photonas.options import Options
 from photonas.padding import pad_to_grid
 from photonas.refine import PIXELS, refine
 from photonas.regions import fit_regions
@@ -110,7 +111,7 @@ def style(untrained: StyleTransferModel) -> StyleStats:
 
 
 def test_unstable_path_is_per_frame_stylisation(untrained: StyleTransferModel, style: StyleStats) -> None:
-    stylizer = StableStylizer(untrained, style, stable=False)
+    stylizer = StableStylizer(untrained, style, Options(raw=True))
     with torch.inference_mode():
         for frame in _frames(2):
             torch.testing.assert_close(stylizer(frame), untrained.stylize(frame, style), atol=2e-4, rtol=0)
@@ -148,7 +149,7 @@ def test_stable_path_flickers_less_than_per_frame_on_a_pan() -> None:
     errors = {}
     with torch.inference_mode():
         for stable in (False, True):
-            stylizer = StableStylizer(model, style, stable=stable)
+            stylizer = StableStylizer(model, style, Options(raw=not stable))
             out = [stylizer(torch.from_numpy(f).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy() for f in clip]
             errors[stable] = warping_error(clip, out, flows)
     assert errors[True] < 0.5 * errors[False], errors
@@ -207,7 +208,7 @@ def test_stable_path_with_automatic_regions(untrained: StyleTransferModel, style
         same = (find_regions(untrained, frames[0], matcher) == find_regions(untrained, jittered, matcher)).float().mean()
         assert same >= 0.99
         for stable in (True, False):
-            stylizer = StableStylizer(untrained, stats, stable=stable, auto_regions=True)
+            stylizer = StableStylizer(untrained, stats, Options(raw=not stable), auto_regions=True)
             for frame in frames:
                 out = stylizer(frame)
                 assert out.shape == frame.shape and torch.isfinite(out).all()

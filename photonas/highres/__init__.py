@@ -18,62 +18,31 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from torch import Tensor
 
 from photonas.colour_grid import apply_colour_grid, fit_colour_grid, resize_long_side
 from photonas.highres.tiled import plan_tiles, stylize_tiled
 from photonas.model import StyleTransferModel
+from photonas.options import WORK_SIDE, Options
 from photonas.padding import MIN_SIDE, pad_to_grid
-from photonas.refine import PIXELS, ColourMapping, Refinement, fit_mapping
+from photonas.refine import PIXELS, ColourMapping, fit_mapping
 from photonas.regions import RegionMatcher
 from photonas.style import StyleStats
-from photonas.transforms import WCTConfig, resize_labels
+from photonas.transforms import resize_labels
 
-MODES = ("exact", "fast")
-#: Longest side the network runs on at once by default, in either mode: about 3 GB peak on a CPU.
-DEFAULT_MAX_SIDE = 1024
-#: The network's working size on the photo-faithful path (fast mode): when the pixels come from
-#: the photo, the network only decides the colours, and 512 px did that as well as 1024 px on
-#: held-out pairs at a fifth of the time (README, "At what size must the network run?").
-WORK_SIDE = 512
-
-
-def default_mode(raw: bool) -> str:
-    """The mode used when none is given: fast on the photo-faithful path, exact for the raw output."""
-    return "exact" if raw else "fast"
-
-
-def check_mode(mode: str, max_side: int | None, *, raw: bool = True) -> int:
-    """Validate ``mode`` and ``max_side`` up front; returns the max_side to use.
-
-    Without ``max_side``: :data:`WORK_SIDE` for fast mode on the photo-faithful path
-    (``raw=False``), :data:`DEFAULT_MAX_SIDE` otherwise.
-
-    Raises:
-        ValueError: an unknown mode, or a max_side that is not a usable integer.
-    """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(repr(m) for m in MODES)}, got {mode!r}")
-    if max_side is None:
-        return WORK_SIDE if (mode == "fast" and not raw) else DEFAULT_MAX_SIDE
-    if isinstance(max_side, bool) or not isinstance(max_side, int):
-        raise ValueError(f"max_side must be a whole number of pixels, got {max_side!r}")
-    if max_side < MIN_SIDE:
-        raise ValueError(f"max_side must be at least {MIN_SIDE} px, got {max_side}")
-    return max_side
+#: The raw output's options: exact mode, tiles of :data:`~photonas.options.DEFAULT_MAX_SIDE`.
+RAW = Options(raw=True)
 
 
 def stylize_highres(
     model: StyleTransferModel,
     content: Tensor,
     style: StyleStats,
+    options: Options = RAW,
     *,
-    mode: str = "exact",
-    max_side: int | None = None,
-    alpha: float = 1.0,
-    method: str = "wct",
     content_labels: Tensor | None = None,
-    config: WCTConfig = WCTConfig(),
 ) -> Tensor:
     """Stylise one ``(1, 3, H, W)`` image of any size; returns ``(1, 3, H, W)`` float32.
 
@@ -81,19 +50,15 @@ def stylize_highres(
         model: the network.
         content: the image in [0, 1].
         style: statistics from :meth:`StyleTransferModel.style_stats`.
-        mode: ``"exact"`` or ``"fast"`` (see the module docstring).
-        max_side: the network's size at once (default 1024): exact mode runs images of up
-            to ``max_side²`` pixels in one piece and larger ones in tiles of this side; fast
-            mode runs the image scaled to this long side.
-        alpha: style strength in [0, 1].
-        method: ``"wct"`` or ``"adain"``.
+        options: ``mode`` (see the module docstring), ``max_side`` (exact mode runs images of
+            up to ``max_side²`` pixels in one piece and larger ones in tiles of this side; fast
+            mode runs the image scaled to this long side), ``alpha``, ``method``, ``config``.
         content_labels: ``(1, H, W)`` region labels (the style statistics must hold regions).
-        config: regularisation of the whitening.
     """
-    max_side = check_mode(mode, max_side)
-    kwargs = {"alpha": alpha, "method": method, "config": config}
+    max_side = options.max_side
+    kwargs = {"alpha": options.alpha, "method": options.method, "config": options.config}
     h, w = content.shape[-2:]
-    if mode == "fast":
+    if options.mode == "fast":
         small = resize_long_side(content, max_side)
         labels = None if content_labels is None else resize_labels(content_labels, small.shape[-2:])
         styled = model.stylize(small, style, content_labels=labels, **kwargs).float()
@@ -119,19 +84,16 @@ def fit_photo_mapping(
     model: StyleTransferModel,
     content: Tensor,
     style: StyleStats,
+    options: Options = Options(),
     *,
-    mode: str = "fast",
-    max_side: int | None = None,
-    method: str = "wct",
     content_labels: Tensor | None = None,
     regions: RegionMatcher | None = None,
-    refinement: Refinement = Refinement(),
-    config: WCTConfig = WCTConfig(),
 ) -> tuple[ColourMapping, Tensor | None]:
     """The photo-faithful colour change of one ``(1, 3, H, W)`` image, and the labels it applies with.
 
-    The network runs at full strength on a copy at ``max_side`` (fast, default
-    :data:`WORK_SIDE`) or on the whole image (exact, tiled above ``max_side²`` pixels); its
+    The network runs at full strength (``options.alpha`` is applied later) on a copy at
+    ``options.max_side`` (fast, default :data:`~photonas.options.WORK_SIDE`) or on the whole
+    image (exact, tiled above ``max_side²`` pixels); its
     colour change is fitted as smooth local maps (:func:`photonas.refine.fit_mapping`),
     calibrated to the style photo's colours when ``style`` holds them
     (:data:`photonas.refine.PIXELS`).
@@ -144,13 +106,12 @@ def fit_photo_mapping(
     eigen-solve per region and position (README, "Automatic regions"). ``content_labels`` are
     drawn maps instead, used in both places; not both.
     """
-    max_side = check_mode(mode, max_side, raw=False)
     if regions is not None and content_labels is not None:
         raise ValueError("give label maps or automatic regions, not both")
-    kwargs = {"method": method, "config": config}
+    kwargs = {"method": options.method, "config": options.config}
     labels = content_labels
-    if mode == "fast":  # the copy is small: one piece, whatever its padding
-        work = resize_long_side(content, max_side)
+    if options.mode == "fast":  # the copy is small: one piece, whatever its padding
+        work = resize_long_side(content, options.max_side)
         feats = None
         if regions is not None:
             padded, box = pad_to_grid(work)
@@ -161,8 +122,8 @@ def fit_photo_mapping(
     else:
         if regions is not None:
             labels = find_regions(model, content, regions)
-        styled = stylize_highres(model, content, style, max_side=max_side, content_labels=content_labels, **kwargs)
-    settings = refinement if regions is None else refinement.for_automatic_regions()
+        styled = stylize_highres(model, content, style, replace(options, alpha=1.0), content_labels=content_labels)
+    settings = options.refinement if regions is None else options.refinement.for_automatic_regions()
     mapping = fit_mapping(content, styled, style_pixels=style.points.get(PIXELS), content_labels=labels, settings=settings)
     return mapping, labels
 
@@ -171,41 +132,28 @@ def stylize_photo(
     model: StyleTransferModel,
     content: Tensor,
     style: StyleStats,
+    options: Options = Options(),
     *,
-    mode: str = "fast",
-    max_side: int | None = None,
-    alpha: float = 1.0,
-    method: str = "wct",
     content_labels: Tensor | None = None,
     regions: RegionMatcher | None = None,
-    refinement: Refinement = Refinement(),
-    config: WCTConfig = WCTConfig(),
 ) -> Tensor:
     """The photo-faithful stylisation of one ``(1, 3, H, W)`` image; returns ``(1, 3, H, W)`` float32.
 
     :func:`fit_photo_mapping` (same arguments) applied to the photo's own pixels, blended with
-    it by ``alpha`` (0 returns the photo).
+    it by ``options.alpha`` (0 returns the photo).
     """
-    max_side = check_mode(mode, max_side, raw=False)
-    if alpha == 0.0:
+    if options.alpha == 0.0:
         return content.float().clamp(0, 1)
-    mapping, labels = fit_photo_mapping(
-        model, content, style, mode=mode, max_side=max_side, method=method, content_labels=content_labels,
-        regions=regions, refinement=refinement, config=config,
-    )
-    return mapping.apply(content, labels, alpha)
+    mapping, labels = fit_photo_mapping(model, content, style, options, content_labels=content_labels, regions=regions)
+    return mapping.apply(content, labels, options.alpha)
 
 
 __all__ = [
-    "DEFAULT_MAX_SIDE",
-    "MODES",
-    "WORK_SIDE",
-    "default_mode",
+    "RAW",
     "find_regions",
     "fit_photo_mapping",
     "stylize_photo",
     "apply_colour_grid",
-    "check_mode",
     "fit_colour_grid",
     "plan_tiles",
     "resize_long_side",

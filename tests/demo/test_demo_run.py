@@ -113,8 +113,10 @@ def test_uploaded_label_maps_need_both_sides_and_not_painting_too(write_image, p
     style_map = str(write_image(label_halves((40, 40)), "style_map.png"))
     (_, after), info, _, _ = run.stylize_request(*photos, content_map=content_map, style_map=style_map)
     assert after.size == (64, 48) and "with regions" in info
-    with pytest.raises(gr.Error, match="two label maps"):
+    with pytest.raises(gr.Error, match="needs the style's label map"):
         run.stylize_request(*photos, content_map=content_map)
+    with pytest.raises(gr.Error, match="needs the content's label map"):
+        run.stylize_request(*photos, style_map=style_map)
     with pytest.raises(gr.Error, match="one way"):
         run.stylize_request(*photos, content_map=content_map, style_map=style_map, content_paint=_painted(48, 64, 0))
 
@@ -215,7 +217,7 @@ def test_automatic_regions_are_shown(photos):
     (_, after), info, _, found = run.stylize_request(*photos, auto_regions=True)
     assert "automatic regions" in info
     assert isinstance(found, Image.Image) and found.size == after.size
-    with pytest.raises(gr.Error, match="one way"):
+    with pytest.raises(gr.Error, match="automatic regions find the regions themselves"):
         run.stylize_request(*photos, auto_regions=True, content_paint=_painted(48, 64, 0), style_paint=_painted(40, 40, 0))
 
 
