@@ -1,8 +1,11 @@
-"""Shared test fixtures: the benchmark data folder and a writer for generated images."""
+"""Shared test fixtures: a writer for generated images, an untrained model folder, one intra-op thread.
+
+No test reads the benchmark data (../shared/data) or trained runs (runs/): a fresh clone runs them
+all (the browser test needs chromium).
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,16 +15,6 @@ from PIL import Image
 
 from photonas.arch import PHOTONAS
 from photonas.model import StyleTransferModel
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The shared data folder: env PHOTONAS_DATA, else <repo root>/../shared/data."""
-    env = os.environ.get("PHOTONAS_DATA")
-    path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if not path.is_dir():
-        pytest.skip(f"shared data not found at {path}: set PHOTONAS_DATA")
-    return path
 
 
 @pytest.fixture

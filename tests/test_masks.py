@@ -1,4 +1,4 @@
-"""Tests for photonas.masks: palette quantisation, fitting maps to photos, the DPST maps."""
+"""Tests for photonas.masks: palette quantisation, fitting maps to photos, maps painted like DPST's."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 import photonas.masks as masks
-from photonas.io import ImageError, open_image
+from photonas.io import ImageError
 from photonas.masks import (
     DPST_PALETTE,
     load_label_map,
     quantize_labels,
     shared_labels,
 )
-from photonas.transforms import resize_labels
+from photonas.style import StyleStats
+from photonas.transforms import region_stats, resize_labels
 
 NAMES = [name for name, _ in DPST_PALETTE]
 COLOURS = np.array([rgb for _, rgb in DPST_PALETTE], np.float32)
@@ -140,7 +141,7 @@ def test_shared_labels() -> None:
     assert shared_labels(content, np.full((2, 2), 5)) == []
 
 
-# --- the DPST benchmark's 60 content and 60 style maps --------------------------------
+# --- maps painted like DPST's: anti-aliased edges, JPEG noise, grayscale, one pixel short ---------
 
 
 def dpst_threshold_labels(rgb: np.ndarray) -> np.ndarray:
@@ -156,24 +157,64 @@ def dpst_threshold_labels(rgb: np.ndarray) -> np.ndarray:
     return labels
 
 
-DPST_MAPS = [(kind, index) for kind in ("content", "style") for index in range(1, 61)]
+def painted_map(size: tuple[int, int], regions: tuple[int, ...], scale: int = 4) -> tuple[Image.Image, np.ndarray]:
+    """A DPST-like map and its true labels, both ``size`` (width, height).
+
+    Regions (background, ground under a wavy horizon, an ellipse, a triangle: the first 2 to 4 of
+    ``regions``) are painted at ``scale``x and shrunk with a bilinear filter, so every border gets
+    blended colours as in DPST's painted maps: blue|green gives grey, red|blue purple, black|white grey.
+    """
+    width, height = size
+    w, h = width * scale, height * scale
+    truth = Image.new("L", (w, h), regions[0])
+    draw = ImageDraw.Draw(truth)
+    x = np.linspace(0, w, 50)
+    draw.polygon([*zip(x, h * (0.6 + 0.08 * np.sin(7 * x / w))), (w, h), (0, h)], fill=regions[1])
+    if len(regions) > 2:
+        draw.ellipse((0.1 * w, 0.1 * h, 0.35 * w, 0.4 * h), fill=regions[2])
+    if len(regions) > 3:
+        draw.polygon([(0.5 * w, 0.55 * h), (0.75 * w, 0.15 * h), (0.95 * w, 0.55 * h)], fill=regions[3])
+    labels = np.asarray(truth, np.int64)
+    painted = label_image(labels).resize(size, Image.Resampling.BILINEAR)
+    return painted, resize_labels(torch.from_numpy(labels)[None], (height, width))[0].numpy()
 
 
-@pytest.mark.parametrize(("kind", "index"), DPST_MAPS, ids=[f"{k}_seg/{i:02d}" for k, i in DPST_MAPS])
-def test_dpst_label_maps(kind: str, index: int, shared_data: Path) -> None:
-    dpst = shared_data / "dpst"
-    photo_size = open_image(dpst / kind / f"{index:02d}.jpg").size
-    seg = dpst / f"{kind}_seg" / f"{index:02d}.png"
-    labels = load_label_map(seg, photo_size, name=f"{kind} label map")
+def near_border(labels: np.ndarray, radius: int = 1) -> np.ndarray:
+    """Pixels with another label within ``radius`` (a square window): where edges blend."""
+    height, width = labels.shape
+    padded = np.pad(labels, radius, mode="edge")
+    side = 2 * radius + 1
+    windows = np.stack([padded[dy : dy + height, dx : dx + width] for dy in range(side) for dx in range(side)])
+    return windows.min(axis=0) != windows.max(axis=0)
+
+
+# (regions, file name, PIL mode, map size, photo size): the quirks of DPST's 120 maps, small.
+PAINTED = {
+    "colour png": ((BLUE, GREEN, RED, YELLOW), "seg.png", "RGB", (350, 233), (350, 233)),
+    "colour jpeg": ((LIGHT_BLUE, GREEN, PURPLE, WHITE), "seg.jpg", "RGB", (350, 233), (350, 233)),
+    "grayscale png": ((WHITE, BLACK, GREY), "seg.png", "L", (350, 233), (350, 233)),  # as content_seg/08
+    "one pixel short": ((WHITE, BLACK), "seg.png", "RGB", (700, 393), (700, 394)),  # as content_seg/07
+}
+
+
+@pytest.mark.parametrize("case", PAINTED)
+def test_painted_label_maps(write_image, case: str) -> None:
+    regions, filename, mode, map_size, photo_size = PAINTED[case]
+    painted, truth = painted_map(map_size, regions)
+    path = write_image(painted.convert(mode), filename)  # JPEG at PIL's default quality, 75
+    labels = load_label_map(path, photo_size, name="content label map")
     assert labels.shape == (photo_size[1], photo_size[0])
     assert labels.dtype == np.int64
-    assert labels.min() >= 0 and labels.max() < len(DPST_PALETTE)
-    # Most pixels sit on a few real regions; stray edge colours stay a thin fringe.
+    # Away from the borders every pixel has its painted label; stray colours are a thin fringe.
+    truth = resize_labels(torch.from_numpy(truth)[None], photo_size[::-1])[0].numpy()
+    border = near_border(truth)
+    np.testing.assert_array_equal(labels[~border], truth[~border])
     shares = np.bincount(labels.ravel(), minlength=len(DPST_PALETTE)) / labels.size
-    assert shares[shares >= 0.01].sum() > 0.95
-    assert 1 <= (shares >= 0.01).sum() <= 8
+    assert set(np.flatnonzero(shares >= 0.01)) == set(regions)
+    assert shares[list(regions)].sum() > 0.99
     # Where DPST's own thresholds decide a pixel, nearest-colour agrees with them.
-    with Image.open(seg) as image:
+    with Image.open(path) as image:
+        assert image.mode == mode
         rgb = np.asarray(image.convert("RGB"), np.float32) / 255
     reference = resize_labels(torch.from_numpy(dpst_threshold_labels(rgb))[None], photo_size[::-1])[0].numpy()
     decided = reference >= 0
@@ -181,18 +222,51 @@ def test_dpst_label_maps(kind: str, index: int, shared_data: Path) -> None:
     np.testing.assert_array_equal(labels[decided], reference[decided])
 
 
-def test_dpst_special_maps(shared_data: Path) -> None:
-    dpst = shared_data / "dpst"
-    with Image.open(dpst / "content_seg" / "08.png") as image:
-        assert image.mode == "L"
-    gray = load_label_map(dpst / "content_seg" / "08.png", (700, 463))
-    assert set(np.unique(gray)) <= {BLACK, WHITE, GREY}
-    assert (gray == WHITE).sum() > 0 and (gray == BLACK).sum() > 0
-    with Image.open(dpst / "content_seg" / "07.png") as image:
-        assert image.size == (700, 393)
-    content = load_label_map(dpst / "content_seg" / "07.png", (700, 394), name="content label map")
-    assert content.shape == (394, 700)
-    style_size = open_image(dpst / "style" / "07.jpg").size
-    style = load_label_map(dpst / "style_seg" / "07.png", style_size, name="style label map")
-    assert shared_labels(content, style) == sorted(set(np.unique(content)) & set(np.unique(style)))
-    assert len(shared_labels(content, style)) >= 2
+def test_painted_pair_shares_its_regions_and_their_fringe(write_image) -> None:
+    """Black|white borders blend to grey in both maps, so grey is shared too (as in DPST pair 07)."""
+    content_map, _ = painted_map((700, 393), (WHITE, BLACK))
+    style_map, _ = painted_map((300, 400), (BLACK, WHITE, GREEN))
+    content = load_label_map(write_image(content_map, "content_seg.png"), (700, 394), name="content label map")
+    style = load_label_map(write_image(style_map, "style_seg.png"), (300, 400), name="style label map")
+    assert GREEN in style and GREEN not in content
+    assert shared_labels(content, style) == [BLACK, WHITE, GREY]
+
+
+# ---- pairing rules ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "style", "auto", "preset", "fragment"),
+    [
+        ("c.png", "s.png", True, False, "not both"),
+        (None, "s.png", True, False, "not both"),
+        (None, "s.png", False, False, "needs the content's label map"),
+        ("c.png", None, False, False, "needs the style's label map"),
+        ("c.png", "s.png", False, True, "already holds its regions"),
+    ],
+)
+def test_pairing_rules_refuse(content, style, auto: bool, preset: bool, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        masks.check_pairing(content, style, auto=auto, preset=preset)
+
+
+@pytest.mark.parametrize(
+    ("content", "style", "auto", "preset"),
+    [(None, None, False, False), (None, None, True, True), ("c.png", "s.png", False, False), ("c.png", None, False, True)],
+)
+def test_pairing_rules_allow(content, style, auto: bool, preset: bool) -> None:
+    masks.check_pairing(content, style, auto=auto, preset=preset)
+
+
+def test_style_regions_are_checked_once_summarised() -> None:
+    features = torch.rand(1, 4, 8, 8)
+    labels = torch.zeros(1, 8, 8, dtype=torch.int64)
+    labels[..., 4:] = 1
+    plain = StyleStats({"p": region_stats(features)}, "code")
+    regional = StyleStats({"p": region_stats(features, labels, min_pixels=1)}, "code")
+    masks.check_style_regions(plain)
+    masks.check_style_regions(regional, labels=True)
+    with pytest.raises(ValueError, match="hold no regions"):
+        masks.check_style_regions(plain, labels=True)
+    with pytest.raises(ValueError, match="no automatic regions"):
+        masks.check_style_regions(regional, auto=True)

@@ -3,12 +3,14 @@
 ``test_speed`` is pytest-benchmark driving the same timed calls ``python -m bench`` times with
 :func:`bench.speed.time_call` (same warm-up and rounds), at 64² on the CPU (and CUDA when
 present): ``python -m pytest tests/bench/test_speed.py --benchmark-only``. The tests run once
-each with ``--benchmark-disable``.
+each with ``--benchmark-disable``. The baselines run with untrained decoders (trained ones live
+in the git-ignored ``runs/baselines``): weights change what they output, not how long it takes.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ import torch
 
 pytest.importorskip("pytest_benchmark")
 
-from bench.methods import DEFAULT_METHODS, ClassicalMethod, Skipped, build_methods
+from bench.methods import DEFAULT_METHODS, REFINED, ClassicalMethod, Skipped, build_methods
 from bench.speed import (
     RESOLUTIONS,
     ROUNDS,
@@ -31,23 +33,32 @@ from bench.speed import (
     stages_of,
     time_call,
 )
+from photonas.baselines import BASELINES
 
 SIZE = "64"
 DEVICES = default_devices()
 
 
 @pytest.fixture(scope="module")
-def calls():
+def untrained_baselines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Baseline name → a folder with that baseline's seeded, untrained decoders."""
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("baselines")
+    return {name: model().save(folder / name) for name, model in BASELINES.items()}
+
+
+@pytest.fixture(scope="module")
+def calls(untrained_baselines: dict[str, Path]):
     """``get(method, size, device)`` → that method's timed calls, built once."""
     cache: dict = {}
 
     def get(name: str, size: str, device: str):
         if (name, device) not in cache:
-            methods, skipped = build_methods([name], device=device)
+            baseline = untrained_baselines.get(name.removesuffix(REFINED))
+            methods, skipped = build_methods([name if baseline is None else f"{name}={baseline}"], device=device)
             cache[(name, device)] = methods[0] if methods else skipped[0]
         method = cache[(name, device)]
-        if isinstance(method, Skipped):
-            pytest.skip(f"{name}: {method.reason}")
+        assert not isinstance(method, Skipped), f"{name}: {method.reason}"
         if (name, size, device) not in cache:
             cache[(name, size, device)] = method_calls(method, size, device)
         return cache[(name, size, device)]
