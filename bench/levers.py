@@ -25,7 +25,6 @@ import contextlib
 import json
 import statistics
 import sys
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -37,7 +36,7 @@ from torch import nn
 from bench.machine import machine_facts, machine_slug
 from bench.markdown import markdown_table
 from bench.pairs import default_data_dir, load_dpst_pairs, load_example_pairs, parse_pairs
-from bench.speed import RESOLUTIONS, synchronize
+from bench.speed import RESOLUTIONS, time_call
 from photonas.device import choose_device, cpu_has_native_bf16
 from photonas.io import image_to_tensor
 from photonas.model import PhotoNAS, StyleTransferModel
@@ -67,19 +66,6 @@ def build(name: str, device: torch.device) -> tuple[StyleTransferModel, WCTConfi
     return model, config, context
 
 
-def median_seconds(fn: Callable[[], Any], device: torch.device, rounds: int) -> float:
-    """Median wall time of ``rounds`` calls after one warm-up call."""
-    fn()
-    synchronize(device)
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def measure(names: Sequence[str], sizes: Sequence[str], pairs, device: torch.device, rounds: int, log=print) -> list[dict[str, Any]]:
     """One record per (configuration, size): median seconds of the preset path and the encoder, PSNR."""
     references: list[torch.Tensor] = []
@@ -102,8 +88,8 @@ def measure(names: Sequence[str], sizes: Sequence[str], pairs, device: torch.dev
                 content = torch.rand(1, 3, height, width, generator=generator).to(device)
                 stats = model.style_stats(torch.rand(1, 3, height, width, generator=generator).to(device), reference=config.reference)
                 padded, _ = pad_to_grid(content)
-                preset = median_seconds(partial(model.stylize, content, stats, config=config), device, rounds)
-                encoder = median_seconds(partial(model.encode, padded), device, rounds)
+                preset = time_call(partial(model.stylize, content, stats, config=config), device, rounds).median
+                encoder = time_call(partial(model.encode, padded), device, rounds).median
                 record = {
                     "config": name, "size": size, "preset_s": preset, "encoder_s": encoder, "ratio": preset / encoder,
                     "psnr_min": min(quality), "psnr_mean": statistics.fmean(quality),

@@ -21,11 +21,9 @@ resident memory (``ru_maxrss``), model loading included.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -34,20 +32,11 @@ import photonas
 from bench.machine import machine_facts
 from bench.markdown import markdown_table
 from bench.pairs import REPO_ROOT
+from bench.speed import time_call
 from photonas.api import load_model
 from photonas.highres import stylize_highres, stylize_photo
 from photonas.options import Options
 from photonas.refine import PIXELS, colour_stats, refine
-
-
-def _median_seconds(fn: Callable[[], object], rounds: int) -> float:
-    fn()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def timings(size: int = 1024, rounds: int = 5, seed: int = 0) -> list[tuple[str, float]]:
@@ -78,7 +67,7 @@ def timings(size: int = 1024, rounds: int = 5, seed: int = 0) -> list[tuple[str,
                 ),
             }
         )
-        return [(name, _median_seconds(fn, rounds)) for name, fn in rows.items()]
+        return [(name, time_call(fn, "cpu", rounds).median) for name, fn in rows.items()]
 
 
 def peak_memory_mb(photo: Path) -> float:
