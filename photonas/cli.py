@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from photonas import __version__
-from photonas.api import load_model, style_preset, stylize
+from photonas.api import is_preset, load_model, style_preset, stylize
 from photonas.checkpoint import check_writable
 from photonas.device import choose_device
 from photonas.io import DEFAULT_MAX_PIXELS, IMAGE_FORMATS, MAX_PIXELS_ENV, save_image
@@ -299,10 +299,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _is_preset(path: Path) -> bool:
-    return path.name.endswith(PRESET_SUFFIX)
-
-
 def _require_file(path: Path | None, name: str) -> None:
     """Fail before the model loads if an input file is missing."""
     if path is not None and not path.exists():
@@ -311,7 +307,7 @@ def _require_file(path: Path | None, name: str) -> None:
 
 def _require_inputs(args: argparse.Namespace) -> None:
     """The style and label maps exist, so a typo fails before the model loads."""
-    _require_file(args.style, "style preset" if _is_preset(args.style) else "style image")
+    _require_file(args.style, "style preset" if is_preset(args.style) else "style image")
     _require_file(args.content_mask, "content label map")
     _require_file(args.style_mask, "style label map")
 
@@ -364,7 +360,7 @@ def _options(args: argparse.Namespace) -> Options:
 def _check_masks(args: argparse.Namespace) -> None:
     """The library's pairing rules (:func:`photonas.masks.check_pairing`), as a usage error."""
     try:
-        check_pairing(args.content_mask, args.style_mask, auto=args.auto_regions, preset=_is_preset(args.style))
+        check_pairing(args.content_mask, args.style_mask, auto=args.auto_regions, preset=is_preset(args.style))
     except ValueError as err:
         raise UsageError(f"{err} (--content-mask, --style-mask, --auto-regions)") from None
 
@@ -397,7 +393,7 @@ def _inputs(args: argparse.Namespace) -> dict[str, Path | None]:
     """The command's input files, by the name an error message gives them."""
     return {
         "content image": getattr(args, "content", None),
-        "style " + ("preset" if _is_preset(args.style) else "image"): args.style,
+        "style " + ("preset" if is_preset(args.style) else "image"): args.style,
         "content label map": getattr(args, "content_mask", None),
         "style label map": getattr(args, "style_mask", None),
     }
@@ -466,7 +462,7 @@ def _stylize_folder(args: argparse.Namespace, options: Options) -> int:
     plan = _plan_outputs(images, args.output, args.ext, others)
     check_writable(next(iter(plan.values())))
     model = _load(args)
-    style_mask = AUTO if args.auto_regions and not _is_preset(args.style) else args.style_mask
+    style_mask = AUTO if args.auto_regions and not is_preset(args.style) else args.style_mask
     stats = style_preset(args.style, model, style_mask=style_mask, max_pixels=args.max_pixels, max_side=args.max_side)
     args.output.mkdir(parents=True, exist_ok=True)
     failures: list[tuple[str, str]] = []
@@ -488,9 +484,9 @@ def _stylize_folder(args: argparse.Namespace, options: Options) -> int:
 
 
 def _preset_command(args: argparse.Namespace) -> int:
-    if not _is_preset(args.output):
+    if not is_preset(args.output):
         raise UsageError(f"the preset file must end in {PRESET_SUFFIX}, got '{args.output}'")
-    if _is_preset(args.style):
+    if is_preset(args.style):
         raise UsageError(f"STYLE '{args.style}' is already a style preset; pass the style photo")
     _require_file(args.style, "style image")
     _require_file(args.style_mask, "style label map")
@@ -507,7 +503,7 @@ def _preset_command(args: argparse.Namespace) -> int:
 def _video_command(args: argparse.Namespace) -> int:
     options = _options(args)
     _require_file(args.video, "video")
-    _require_file(args.style, "style preset" if _is_preset(args.style) else "style image")
+    _require_file(args.style, "style preset" if is_preset(args.style) else "style image")
     if args.output.suffix.lower() not in VIDEO_SUFFIXES:
         raise UsageError(f"cannot write '{args.output}': use one of {', '.join(VIDEO_SUFFIXES)}")
     _check_output(args.output, {"video": args.video, **_inputs(args)})
