@@ -5,7 +5,7 @@
 
 Pairs: content ``val_i`` with style ``val_j`` of the 100 held-out BSDS ``val_*`` photos
 (``../shared/data/train/bsds500``), drawn by a seeded generator. Every setting is scored with
-the leaderboard's own metrics (:func:`bench.run.score`) against the same pairs' raw network
+the leaderboard's own metrics (:func:`bench.scoring.score`) against the same pairs' raw network
 output, Monge–Kantorovich and Reinhard, then the working-size study: the refined output at
 1024 px with the network at 256, 512 and 1024 px, quality and seconds, on the 24 larger
 training photos (``photos/``, up to 1280 px: BSDS's 481 px would have to be upscaled). Writes ``tuning.md``,

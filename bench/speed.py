@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from pytest_benchmark.stats import Stats
 from torch import Tensor
 
 from bench.methods import Method
@@ -185,7 +186,7 @@ def method_calls(method: Method, size: str, device: str | torch.device, seed: in
         return {"end_to_end": timed(lambda: method.model.stylize(content, style, config=method.config))}
     model = method.model
     calls = {"end_to_end": timed(lambda: model.stylize(content, style, method=method.transfer, config=method.config))}
-    if method.name in STAGED_METHODS:
+    if "preset" in stages_of(method.name):
         calls.update(stages(make_workload(model, size, device, method.transfer, seed)))
     return calls
 
@@ -241,30 +242,13 @@ class Timing:
     def median(self) -> float:
         return statistics.median(self.seconds)
 
-    @property
-    def quartiles(self) -> tuple[float, float]:
-        """First and third quartile (both the one value when there is one round)."""
-        if len(self.seconds) < 2:
-            return self.seconds[0], self.seconds[0]
-        q1, _, q3 = statistics.quantiles(self.seconds, n=4, method="inclusive")
-        return q1, q3
-
     def stats(self) -> dict[str, Any]:
-        """The fields a speed entry's ``stats`` holds (pytest-benchmark's names, one iteration per round)."""
-        q1, q3 = self.quartiles
-        return {
-            "min": min(self.seconds),
-            "max": max(self.seconds),
-            "mean": statistics.fmean(self.seconds),
-            "stddev": statistics.stdev(self.seconds) if len(self.seconds) > 1 else 0.0,
-            "median": self.median,
-            "q1": q1,
-            "q3": q3,
-            "iqr": q3 - q1,
-            "rounds": len(self.seconds),
-            "iterations": 1,
-            "data": list(self.seconds),
-        }
+        """A speed entry's ``stats``: pytest-benchmark's own summary of the rounds (its quartiles,
+        so IQRs compare with its runs), one iteration per round, and the rounds themselves."""
+        summary = Stats()
+        for seconds in self.seconds:
+            summary.update(seconds)
+        return {**summary.as_dict(), "iterations": 1, "data": list(self.seconds)}
 
 
 def time_call(fn: Callable[[], object], device: str | torch.device, rounds: int = ROUNDS, warmup: int = WARMUP) -> Timing:
@@ -338,7 +322,7 @@ def measure_speed(
             except torch.OutOfMemoryError:
                 log(f"  speed {method.name} {size}: does not fit on {device.type}, left out")
             finally:
-                calls = None  # the inputs and recorded features go before the next size
+                calls = fn = None  # the inputs and recorded features (in each stage's closure) go before the next size
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
     return entries
