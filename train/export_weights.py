@@ -33,7 +33,7 @@ from photonas.hub import WEIGHTS_NAME, load_decoder_weights
 from photonas.model import StyleTransferModel
 from photonas.presets import WEIGHTS_DIR, get_preset
 from photonas.quantize import quantize_state
-from photonas.training.data import RandomCrops, list_photos
+from photonas.training.data import held_out_crops
 from photonas.training.decoder import TrainConfig, checkpoint_model
 from photonas.training.loop import CHECKPOINT_NAME, LOG_NAME, RUN_CONFIG_NAME
 from photonas.training.metrics import mean_psnr
@@ -150,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     preset = get_preset(args.preset)
+    held_out = held_out_crops(args.data, 16, 256, (0.5, 1.0))
+    if not len(held_out):
+        print(f"export_weights: error: no held-out photos (val_*) under {args.data} to measure the {args.dtype} cost", file=sys.stderr)
+        return 2
     reference = checkpoint_model(args.source) if args.source.is_file() else StyleTransferModel.from_pretrained(args.source)
     if reference.code != preset.code:
         print(f"export_weights: error: {args.source} has code {reference.code}, preset {preset.name} is {preset.code}", file=sys.stderr)
@@ -161,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 
     exported = StyleTransferModel(str(preset.code))
     load_decoder_weights(exported.decoder, weights)
-    crops = RandomCrops(list_photos(args.data, "val")[:16], 256, (0.5, 1.0), seed=12345, flips=False)
-    cost = dtype_cost(reference.eval(), exported.eval(), torch.stack([crops[i] for i in range(len(crops))]))
+    cost = dtype_cost(reference.eval(), exported.eval(), held_out)
     evaluation = json.loads(args.eval.read_text()) if args.eval else None
     run_dir = args.source.parent if args.source.name in ("final", CHECKPOINT_NAME) else args.source
     card = model_card(preset.name, args.dtype, weights.stat().st_size / 1e6, cost, _run_facts(run_dir),

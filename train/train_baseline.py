@@ -251,7 +251,7 @@ def _train_part(run: _Run, part: str, first: int, end: int, step: int, stop: int
         load_checkpoint(checkpoint, model.decoders, optimizer)
     batches = epoch_batches(run.dataset, run.sampler, config.batch_size, step)
     if step == first:
-        steps_per_epoch = run.sampler.per_rank // config.batch_size
+        steps_per_epoch = run.sampler.steps(config.batch_size)
         run.dataset.set_epoch(max(first - 1, 0) // steps_per_epoch)  # the crops a run without a resume would draw
         scale_convs(model, part, torch.stack([run.dataset[i] for i in range(config.batch_size)]))
     loss_fn = ReconstructionLoss(model.encoder, config.pixel_weight, config.feature_weight, model.loss_levels(part))

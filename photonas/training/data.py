@@ -9,7 +9,7 @@ the same whichever worker loads it, and a resumed run sees exactly the data it w
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +112,10 @@ class EpochSampler(Sampler[int]):
         """Items each rank sees per epoch (the tail that does not split evenly is dropped)."""
         return self.length // self.world_size
 
+    def steps(self, batch_size: int) -> int:
+        """Whole batches of ``batch_size`` in one epoch on each rank (the rest is dropped)."""
+        return self.per_rank // batch_size
+
     def __iter__(self) -> Iterator[int]:
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.length, generator=g)[: self.per_rank * self.world_size]
@@ -125,7 +129,7 @@ def epoch_batches(
     start: int = 0,
     workers: int = 0,
     pin_memory: bool = False,
-) -> Iterator[torch.Tensor]:
+) -> Generator[torch.Tensor, None, None]:
     """Endless ``(batch_size, 3, size, size)`` batches from step ``start`` on, epoch after epoch.
 
     Each epoch sets new crops and a new order, and drops the items that fill no whole batch, so
@@ -135,7 +139,7 @@ def epoch_batches(
     Raises:
         ValueError: the dataset fills no whole batch (on each rank).
     """
-    steps_per_epoch = sampler.per_rank // batch_size
+    steps_per_epoch = sampler.steps(batch_size)
     if steps_per_epoch == 0:
         raise ValueError(f"{len(dataset)} photos make no full batch of {batch_size} per process")
     loader = DataLoader(dataset, batch_size, sampler=sampler, num_workers=workers, drop_last=True, pin_memory=pin_memory)
@@ -144,7 +148,7 @@ def epoch_batches(
 
 def _epochs(
     dataset: RandomCrops, sampler: EpochSampler, loader: DataLoader, epoch: int, offset: int
-) -> Iterator[torch.Tensor]:
+) -> Generator[torch.Tensor, None, None]:
     while True:
         dataset.set_epoch(epoch)
         sampler.set_epoch(epoch, offset * loader.batch_size)

@@ -188,7 +188,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     dataset = RandomCrops(list_photos(config.data, "train"), config.crop, config.scale, config.seed)
     sampler = EpochSampler(len(dataset), config.seed, run.rank, run.world_size)
     batches = epoch_batches(dataset, sampler, config.batch_size, step, config.workers, pin_memory=device.type == "cuda")
-    steps_per_epoch = sampler.per_rank // config.batch_size
+    steps_per_epoch = sampler.steps(config.batch_size)
     val_images = None
     if config.val_every and run.main:
         val_images = held_out_crops(config.data, config.val_images, config.crop, config.scale)
@@ -224,6 +224,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     try:
         fit(loss, optimizer, batches, step, plan, write_row)
     finally:
+        batches.close()  # stops the loader's workers before the model is saved
         if log is not None:
             log.close()
     final = out / "final"

@@ -227,7 +227,8 @@ def fit(
     Each step sets the learning rate, computes ``loss(batch)`` on the next item of ``batches``
     (a tensor, or whatever the loss takes) and steps the optimiser. Then rank 0 validates when
     due, reports the step to ``after_step`` (logs) and checkpoints when due. No item is drawn
-    beyond the last step, and the loop also ends when ``batches`` does.
+    beyond the last step. ``batches`` should last to ``plan.end`` (the trainers' are endless): if it
+    runs out first, the loop ends there without the last validation and checkpoint.
 
     Example:
         >>> w = torch.nn.Parameter(torch.zeros(()))
