@@ -112,13 +112,16 @@ class Workload:
         return self.content.device
 
 
+def random_pair(size: str, device: str | torch.device, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """A content and a style of random pixels at a named resolution, the same for a given seed."""
+    height, width = RESOLUTIONS[size]
+    generator = torch.Generator().manual_seed(seed)
+    return tuple(torch.rand(1, 3, height, width, generator=generator).to(device) for _ in range(2))
+
+
 def make_workload(model: StyleTransferModel, size: str, device: str | torch.device, method: str = "wct", seed: int = 0) -> Workload:
     """Random content and style of a named resolution; style statistics computed once here."""
-    height, width = RESOLUTIONS[size]
-    device = torch.device(device)
-    generator = torch.Generator().manual_seed(seed)
-    content = torch.rand(1, 3, height, width, generator=generator).to(device)
-    style = torch.rand(1, 3, height, width, generator=generator).to(device)
+    content, style = random_pair(size, device, seed)
     model = model.to(device).eval()
     with torch.inference_mode():
         stats = model.style_stats(style)
@@ -170,11 +173,8 @@ def method_calls(method: Method, size: str, device: str | torch.device, seed: in
     their ``name=path`` rows, :data:`STAGED_METHODS`) add the :func:`stages`. Classical methods convert to numpy and
     back inside the timed call.
     """
-    height, width = RESOLUTIONS[size]
     device = torch.device(device)
-    generator = torch.Generator().manual_seed(seed)
-    content = torch.rand(1, 3, height, width, generator=generator).to(device)
-    style = torch.rand(1, 3, height, width, generator=generator).to(device)
+    content, style = random_pair(size, device, seed)
 
     def timed(fn: Callable[[], Tensor]) -> Callable[[], Tensor]:
         return timed_call(fn, device)

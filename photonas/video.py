@@ -241,7 +241,7 @@ def stylize_video(
     output = Path(output)
     if output.resolve() == Path(source).resolve():
         raise ValueError(f"'{output}' would overwrite its input")
-    net = load_model(model, device)
+    net = load_model(model, device, options.precision)
     dev = net.device
     auto = AUTO if auto_regions and not is_preset(style) else None
     stats = style_preset(style, net, style_mask=auto, max_side=options.max_side)
