@@ -62,6 +62,7 @@ from photonas.highres import find_regions, stylize_photo
 from photonas.io import image_to_tensor
 from photonas.options import Options
 from photonas.padding import pad_to_grid
+from photonas.presets import EXAMPLES_DIR
 from photonas.refine import Refinement
 from photonas.regions import RegionConfig, fit_regions
 from photonas.transforms import resize_labels
@@ -351,9 +352,8 @@ def timing(side: int = 1024, repeats: int = 3) -> str:
     import photonas
 
     model = photonas.api.load_model("photonas", "cpu")
-    examples = Path(photonas.__file__).parent / "examples"
-    content = Image.open(examples / "bridge_day.jpg").convert("RGB").resize((side, side), Image.Resampling.LANCZOS)
-    style = Image.open(examples / "golden_hour.jpg").convert("RGB")
+    content = Image.open(EXAMPLES_DIR / "bridge_day.jpg").convert("RGB").resize((side, side), Image.Resampling.LANCZOS)
+    style = Image.open(EXAMPLES_DIR / "golden_hour.jpg").convert("RGB")
 
     def best(masks) -> float:
         photonas.stylize(content, style, model, masks=masks)

@@ -24,9 +24,9 @@ from PIL import Image
 
 from photonas.io import load_image
 from photonas.masks import load_label_map
+from photonas.presets import EXAMPLES_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES_DIR = REPO_ROOT / "photonas" / "examples"
 #: Quick runs: these bundled photos as (content, style), at this long side.
 QUICK_PAIRS: tuple[tuple[str, str], ...] = (("chelsea", "coffee"), ("rocket", "chelsea"))
 QUICK_LONG_SIDE = 128

@@ -36,6 +36,7 @@ from bench.speed import time_call
 from photonas.api import load_model
 from photonas.highres import stylize_highres, stylize_photo
 from photonas.options import Options
+from photonas.presets import EXAMPLES_DIR
 from photonas.refine import PIXELS, colour_stats, refine
 
 
@@ -72,7 +73,7 @@ def timings(size: int = 1024, rounds: int = 5, seed: int = 0) -> list[tuple[str,
 
 def peak_memory_mb(photo: Path) -> float:
     """Peak resident memory (MiB) of a fresh process running the default ``stylize`` on ``photo``."""
-    style = REPO_ROOT / "photonas" / "examples" / "sunset.jpg"
+    style = EXAMPLES_DIR / "sunset.jpg"
     code = (
         "import resource, photonas; "
         f"photonas.stylize({str(photo)!r}, {str(style)!r}, max_pixels=None); "

@@ -19,7 +19,8 @@ from PIL import Image, ImageDraw
 
 import photonas
 from bench.classical import monge_kantorovich, reinhard
-from bench.pairs import EXAMPLES_DIR, REPO_ROOT
+from bench.pairs import REPO_ROOT
+from photonas.presets import EXAMPLES_DIR
 
 #: (content, style, crop box (left, top, width, height) of an edge against the sky, in content pixels).
 PAIRS: tuple[tuple[str, str, tuple[int, int, int, int]], ...] = (

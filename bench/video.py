@@ -31,15 +31,13 @@ from bench.temporal import camera_clip, input_flows, warping_error
 from photonas.api import load_model
 from photonas.model import StyleTransferModel
 from photonas.options import Options
+from photonas.presets import EXAMPLES_DIR
 from photonas.style import StyleStats
 from photonas.video import StableStylizer
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "photonas" / "examples"
-
 
 def clips(size: tuple[int, int], frames: int) -> dict[str, list[np.ndarray]]:
-    photo = np.asarray(Image.open(EXAMPLES / "rocket.jpg").convert("RGB"), np.float32) / 255
+    photo = np.asarray(Image.open(EXAMPLES_DIR / "rocket.jpg").convert("RGB"), np.float32) / 255
     pan = camera_clip(photo, size, frames, pan=4.0)
     flash = []
     for i, frame in enumerate(pan):
@@ -178,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model = load_model("photonas", "cpu")
-    style_image = np.asarray(Image.open(EXAMPLES / "coffee.jpg").convert("RGB"), np.float32) / 255
+    style_image = np.asarray(Image.open(EXAMPLES_DIR / "coffee.jpg").convert("RGB"), np.float32) / 255
     with torch.inference_mode():
         style = model.style_stats(torch.from_numpy(style_image).permute(2, 0, 1)[None])
     result = {"settings": {k: str(v) for k, v in vars(args).items()}, "torch_threads": torch.get_num_threads()}

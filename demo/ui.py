@@ -5,8 +5,6 @@ The Video tab stylises short clips (see demo/video.py).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gradio as gr
 from gradio.data_classes import FileData
 
@@ -15,9 +13,8 @@ from demo.models import DEFAULT_CHOICE, MODEL_CHOICES
 from demo.regions import BRUSH_COLOURS, editor_labels
 from demo.run import DEVICE, RESOLUTIONS, WORKING_SIZE, fit, max_side, stylize_request
 from demo.video import limit_text, stylize_video_request
-from photonas.presets import PRESETS
+from photonas.presets import EXAMPLES_DIR, PRESETS
 
-EXAMPLES_DIR = Path(photonas.__file__).parent / "examples"
 #: (content, style) pairs from the photos bundled with photonas (freely licensed, see their README).
 EXAMPLE_PAIRS = (
     ("mountain_day.jpg", "sunset.jpg"),

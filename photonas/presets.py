@@ -9,6 +9,9 @@ from photonas.arch import PHOTONAS, PHOTONET, ArchCode
 
 #: Folder of the weights shipped inside the package, one sub-folder per preset.
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+#: The small freely licensed photos shipped with the package (examples/README.md): the demo's
+#: examples, the quick benchmark and the tests' real photos.
+EXAMPLES_DIR = Path(__file__).parent / "examples"
 
 
 @dataclass(frozen=True)

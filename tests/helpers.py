@@ -1,17 +1,15 @@
-"""Generated test images shared by several test modules (no data files needed), and the bundled photos."""
+"""Generated test images shared by several test modules (no data files needed)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from photonas.io import image_to_tensor
+
 #: Two DPST palette colours, for two-region label maps.
 BLUE, GREEN = (0, 0, 255), (0, 255, 0)
-#: The photos the package ships (photonas/examples/README.md): real photos on a fresh clone.
-EXAMPLES = Path(__file__).resolve().parents[1] / "photonas" / "examples"
 
 
 def gradient_photo(size: tuple[int, int], seed: int) -> Image.Image:
@@ -36,4 +34,4 @@ def label_halves(size: tuple[int, int], vertical_split: bool = True, first=BLUE,
 
 def photo_tensor(image: Image.Image) -> torch.Tensor:
     """A PIL image as a ``(1, 3, H, W)`` float tensor in [0, 1]."""
-    return torch.from_numpy(np.asarray(image.convert("RGB"), np.float32) / 255).permute(2, 0, 1)[None]
+    return image_to_tensor(np.asarray(image.convert("RGB"), np.float32) / 255)

@@ -20,6 +20,7 @@ from photonas.cli import main
 from photonas.highres import find_regions
 from photonas.options import Options
 from photonas.padding import pad_to_grid
+from photonas.presets import EXAMPLES_DIR
 from photonas.refine import PIXELS, refine
 from photonas.regions import fit_regions
 from photonas.style import StyleStats
@@ -29,7 +30,7 @@ from tests.helpers import gradient_photo
 av = pytest.importorskip("av", reason="PyAV is not installed: pip install 'photonas[video]'")
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "photonas" / "examples" / "rocket.jpg"
+EXAMPLE = EXAMPLES_DIR / "rocket.jpg"
 
 
 def make_clip(path: Path, frames: int = 4, size: tuple[int, int] = (64, 48), fps: int = 12, audio: bool = True) -> Path:

@@ -4,17 +4,16 @@ import json
 
 import pytest
 import torch
-from helpers import EXAMPLES
 from safetensors import safe_open
 
 from photonas.hub import WEIGHTS_NAME
 from photonas.io import image_to_tensor, load_image
 from photonas.model import PhotoNAS, PhotoNet
-from photonas.presets import PRESETS, WEIGHTS_DIR
+from photonas.presets import EXAMPLES_DIR, PRESETS, WEIGHTS_DIR
 from photonas.training.metrics import psnr
 
 # A photo the package ships (photonas/examples/README.md), so the check runs on a fresh clone.
-_PHOTO = EXAMPLES / "rocket.jpg"
+_PHOTO = EXAMPLES_DIR / "rocket.jpg"
 # Reconstruction PSNR floors (dB) on that photo at 512 px, about 2 dB under what the shipped weights
 # measure there (PhotoNAS 22.50 dB, PhotoNet 23.07 dB; an untrained decoder 5.4 dB), so a broken
 # export or loader fails loudly.

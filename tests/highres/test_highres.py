@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import EXAMPLES, gradient_photo, photo_tensor
+from helpers import gradient_photo, photo_tensor
 from PIL import Image
 from skimage.metrics import structural_similarity
 
@@ -17,6 +17,7 @@ from photonas.cli import main
 from photonas.colour_grid import resize_long_side
 from photonas.highres import stylize_highres
 from photonas.options import Options
+from photonas.presets import EXAMPLES_DIR
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -36,8 +37,8 @@ def test_exact_mode_tiles_by_pixel_count(untrained: StyleTransferModel, monkeypa
 def test_fast_mode_close_to_exact() -> None:
     """Shipped PhotoNAS weights, a photo at 384 px and fast mode at a third of it."""
     model = PhotoNAS.from_pretrained()
-    content = resize_long_side(photo_tensor(Image.open(EXAMPLES / "rocket.jpg")), 384)
-    style = model.style_stats(resize_long_side(photo_tensor(Image.open(EXAMPLES / "coffee.jpg")), 256))
+    content = resize_long_side(photo_tensor(Image.open(EXAMPLES_DIR / "rocket.jpg")), 384)
+    style = model.style_stats(resize_long_side(photo_tensor(Image.open(EXAMPLES_DIR / "coffee.jpg")), 256))
     with torch.inference_mode():
         exact = stylize_highres(model, content, style, Options(raw=True, mode="exact"))
         fast = stylize_highres(model, content, style, Options(raw=True, mode="fast", max_side=128))
