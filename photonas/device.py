@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import platform
 
 import torch
 from torch import nn
@@ -33,6 +35,14 @@ def choose_device(device: str | torch.device | None = None) -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def describe_device(device: torch.device) -> str:
+    """The hardware a figure was measured on, for model cards and run summaries."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    return f"{device.type} ({cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} threads), torch {torch.__version__}"
 
 
 @functools.cache

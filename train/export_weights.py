@@ -22,13 +22,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import platform
 import sys
 from pathlib import Path
 
 import torch
 
 from photonas.checkpoint import save_safetensors_atomic
+from photonas.device import choose_device, describe_device
 from photonas.hub import WEIGHTS_NAME, load_decoder_weights
 from photonas.model import StyleTransferModel
 from photonas.presets import WEIGHTS_DIR, get_preset
@@ -130,12 +130,6 @@ def model_card(
     return "\n".join(lines)
 
 
-def hardware_description() -> str:
-    """This machine, for the model card (weights trained elsewhere: pass --hardware)."""
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
-    return gpu or f"CPU, {torch.get_num_threads()} threads ({platform.processor() or platform.machine()}), torch {torch.__version__}"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Export, measure and write the model card."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -169,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluation = json.loads(args.eval.read_text()) if args.eval else None
     run_dir = args.source.parent if args.source.name in ("final", CHECKPOINT_NAME) else args.source
     card = model_card(preset.name, args.dtype, weights.stat().st_size / 1e6, cost, _run_facts(run_dir),
-                      evaluation, args.hardware or hardware_description(), args.note)
+                      evaluation, args.hardware or describe_device(choose_device()), args.note)
     (folder / "README.md").write_text(card)
     print(f"wrote {folder} ({weights.stat().st_size / 1e6:.1f} MB); {args.dtype} vs fp32: {cost['psnr_vs_fp32']:.1f} dB")
     return 0

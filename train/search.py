@@ -33,29 +33,21 @@ from pathlib import Path
 
 from photonas.search.run import SearchConfig, search
 from photonas.search.state import STATE_NAME, load_state
+from photonas.training.config import add_options, from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Options mirror :class:`SearchConfig`; its docstring explains each."""
-    defaults = SearchConfig()
+    """One option per :class:`SearchConfig` field, explained by its docstring."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--resume", action="store_true", help="continue OUT's search with its saved settings")
-    for field in dataclasses.fields(SearchConfig):
-        value = getattr(defaults, field.name)
-        kind = type(value) if value is not None else str
-        if field.name in ("max_minutes",):
-            kind = float
-        elif field.name == "threads":
-            kind = int
-        p.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=value)
+    add_options(p, SearchConfig)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse options, search (or resume), and print the best code and where the results went."""
     args = build_parser().parse_args(argv)
-    fields = {f.name for f in dataclasses.fields(SearchConfig)}
-    config = SearchConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    config = from_args(SearchConfig, args)
     if args.resume:
         state_path = Path(args.out) / STATE_NAME
         if not state_path.is_file():

@@ -25,18 +25,19 @@ import argparse
 import dataclasses
 import functools
 import json
-import os
-import platform
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
 from photonas.baselines import BASELINES, BaselineModel, load_baseline
 from photonas.baselines.vgg import CONFIG_NAME
-from photonas.checkpoint import atomic_path
+from photonas.checkpoint import write_json_atomic
+from photonas.device import describe_device
+from photonas.training.config import JsonConfig, add_options, from_args
 from photonas.training.data import EpochSampler, RandomCrops, epoch_batches, held_out_crops, list_photos
 from photonas.training.loop import (
     CHECKPOINT_NAME,
@@ -61,7 +62,7 @@ LOG_FIELDS = ("step", "part", "lr", "loss", "pixel", "feature", "val_psnr", "ela
 
 
 @dataclass
-class BaselineTrainConfig:
+class BaselineTrainConfig(JsonConfig):
     """Everything a baseline run depends on; saved in every checkpoint.
 
     Attributes:
@@ -99,16 +100,6 @@ class BaselineTrainConfig:
     val_images: int = 8
     seed: int = 0
     threads: int = 1
-
-    def to_json(self) -> str:
-        """JSON of every field."""
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> BaselineTrainConfig:
-        """Inverse of :meth:`to_json` (tuples restored)."""
-        raw = json.loads(text)
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
 
 
 def part_bounds(config: BaselineTrainConfig, parts: tuple[str, ...]) -> list[tuple[str, int, int]]:
@@ -176,11 +167,6 @@ def scale_convs(model: BaselineModel, part: str, images: torch.Tensor) -> None:
             conv.bias.add_(images.mean(dim=(0, 2, 3)) - factor * made.mean(dim=(0, 2, 3)))
 
 
-def _write_json(path: Path, payload: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-
-
 def train(config: BaselineTrainConfig, resume: bool = False, until: int | None = None) -> Path | None:
     """Train every part of ``config.model`` in turn; returns the folder of the saved model.
 
@@ -221,7 +207,7 @@ def train(config: BaselineTrainConfig, resume: bool = False, until: int | None =
             "total_steps": step,
             "total_minutes": round(sum(p.seconds for p in progress.values()) / 60, 1),
             "config": json.loads(config.to_json()),
-            "machine": _machine(),
+            "machine": describe_device(torch.device("cpu")),
         }
     }
     model.eval()
@@ -277,7 +263,7 @@ def _train_part(run: _Run, part: str, first: int, end: int, step: int, stop: int
     def save(at: int) -> None:
         save_checkpoint(checkpoint, model.decoders, optimizer, at, config.to_json())
         progress = {name: dataclasses.asdict(done) for name, done in run.progress.items()}
-        _write_json(checkpoint.with_name(PROGRESS_NAME), progress)
+        write_json_atomic(checkpoint.with_name(PROGRESS_NAME), progress)
 
     warmup = min(config.warmup, (end - first) // 4)
     plan = Plan(
@@ -308,13 +294,6 @@ def _steps(text: str) -> tuple[int, ...]:
     return steps
 
 
-class _Reconstruction:
-    """What :func:`train.evaluate.evaluate_reconstruction` calls: ``.reconstruct(image)``."""
-
-    def __init__(self, reconstruct: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        self.reconstruct = reconstruct
-
-
 def evaluate(folder: str | Path, dpst: str | Path, limit: int = 5, long_side: int = 512) -> dict[str, dict]:
     """Reconstruction PSNR/SSIM of a trained baseline on the first ``limit`` DPST contents.
 
@@ -335,7 +314,7 @@ def evaluate(folder: str | Path, dpst: str | Path, limit: int = 5, long_side: in
         ways["cascade"] = lambda x: model.stylize(x, x, alpha=0.0)
     results = {}
     for way, reconstruct in ways.items():
-        table = evaluate_reconstruction(_Reconstruction(reconstruct), photos, long_side, "cpu", progress=False)
+        table = evaluate_reconstruction(SimpleNamespace(reconstruct=reconstruct), photos, long_side, "cpu", progress=False)
         summary = summarize(table)
         results[way] = {k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()}
         print(f"{model.name} {way}: PSNR {summary['psnr_mean']:.2f} dB, SSIM {summary['ssim_mean']:.3f}")
@@ -343,16 +322,11 @@ def evaluate(folder: str | Path, dpst: str | Path, limit: int = 5, long_side: in
     card = json.loads(config_path.read_text())
     card["evaluation"] = {
         "data": f"first {len(photos)} DPST contents, long side {long_side} px",
-        "machine": _machine(),
+        "machine": describe_device(torch.device("cpu")),
         **results,
     }
-    _write_json(config_path, card)
+    write_json_atomic(config_path, card)
     return results
-
-
-def _machine() -> str:
-    cores = f"{os.cpu_count()} cores shared with other work"
-    return f"{platform.machine()} CPU ({cores}), {torch.get_num_threads()} intra-op thread(s), torch {torch.__version__}"
 
 
 def _resume_steps(
@@ -367,26 +341,16 @@ def _resume_steps(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Options mirror :class:`BaselineTrainConfig`; its docstring explains each."""
-    d = BaselineTrainConfig()
+    """One option per :class:`BaselineTrainConfig` field, explained by its docstring, and --evaluate's."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=sorted(BASELINES), help="the baseline to train (required unless --resume)")
     p.add_argument("--out", help="run folder (default: runs/baselines/<model>)")
     p.add_argument("--resume", action="store_true", help="continue OUT's checkpoint with its saved settings")
-    p.add_argument("--data", default=d.data, help="folder of training photos (BSDS500 val_* held out)")
     p.add_argument(
         "--steps", type=_steps,
         help=f"steps per part, comma-separated (default: {DEFAULT_STEPS}); with --resume, parts not started yet may change",
     )  # fmt: skip
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--crop", type=int, default=d.crop)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--warmup", type=int, default=d.warmup)
-    p.add_argument("--feature-weight", type=float, default=d.feature_weight)
-    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    p.add_argument("--val-images", type=int, default=d.val_images)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--threads", type=int, default=d.threads, help="CPU intra-op threads")
+    add_options(p, BaselineTrainConfig, skip=("model", "out", "steps"))
     p.add_argument("--evaluate", metavar="FOLDER", help="only evaluate a trained baseline's reconstruction on DPST contents")
     p.add_argument("--dpst", default="../shared/data/dpst", help="DPST folder for --evaluate")
     p.add_argument("--limit", type=int, default=5, help="DPST contents --evaluate uses (the first N)")
@@ -418,12 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if not args.model:
             parser.error("--model is required (photowct or wct2)")
-        config = BaselineTrainConfig(
-            model=args.model, data=args.data, out=args.out or f"runs/baselines/{args.model}",
-            steps=args.steps or DEFAULT_STEPS[args.model], batch_size=args.batch_size, crop=args.crop, lr=args.lr,
-            warmup=args.warmup, feature_weight=args.feature_weight, checkpoint_every=args.checkpoint_every,
-            val_images=args.val_images, seed=args.seed, threads=args.threads,
-        )  # fmt: skip
+        config = from_args(BaselineTrainConfig, args, out=args.out or f"runs/baselines/{args.model}",
+                           steps=args.steps or DEFAULT_STEPS[args.model])  # fmt: skip
     try:
         folder = train(config, resume=args.resume)
     except (FileNotFoundError, FileExistsError, ValueError) as err:

@@ -25,44 +25,17 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from photonas.device import PRECISIONS
+from photonas.training.config import add_options, from_args
 from photonas.training.decoder import TrainConfig, checkpoint_config, train
 from photonas.training.loop import CHECKPOINT_NAME
 
 
-def _pair(text: str) -> tuple[float, float]:
-    low, high = (float(v) for v in text.split(","))
-    return low, high
-
-
 def build_parser() -> argparse.ArgumentParser:
-    """Options mirror :class:`TrainConfig`; its docstring explains each."""
-    defaults = TrainConfig()
+    """One option per :class:`TrainConfig` field, explained by its docstring."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--code", default=defaults.code, help="preset name (photonas, photonet) or a 32-bit code")
-    p.add_argument("--data", default=defaults.data, help="folder of training photos (BSDS500 val_* held out)")
-    p.add_argument("--out", default=defaults.out, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue OUT's checkpoint with its saved settings")
-    p.add_argument("--steps", type=int, default=defaults.steps)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--crop", type=int, default=defaults.crop)
-    p.add_argument("--scale", type=_pair, default=defaults.scale, help="resize range before cropping, e.g. 0.25,1")
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--betas", type=_pair, default=defaults.betas)
-    p.add_argument("--warmup", type=int, default=defaults.warmup)
-    p.add_argument("--min-lr-ratio", type=float, default=defaults.min_lr_ratio)
-    p.add_argument("--pixel-weight", type=float, default=defaults.pixel_weight)
-    p.add_argument("--feature-weight", type=float, default=defaults.feature_weight)
-    p.add_argument("--feature-levels", type=lambda t: tuple(t.split(",")), default=defaults.feature_levels)
-    p.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
-    p.add_argument("--val-every", type=int, default=defaults.val_every)
-    p.add_argument("--val-images", type=int, default=defaults.val_images)
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--device", default=defaults.device)
-    p.add_argument("--precision", default=defaults.precision, choices=("auto", "fp32", "bf16", "fp16"))
-    p.add_argument("--compile", action="store_true", help="torch.compile the decoder")
-    p.add_argument("--workers", type=int, default=defaults.workers)
-    p.add_argument("--threads", type=int, default=defaults.threads, help="CPU intra-op threads")
-    p.add_argument("--max-minutes", type=float, default=defaults.max_minutes, help="stop cleanly after this wall time")
+    add_options(p, TrainConfig, choices={"precision": PRECISIONS})
     return p
 
 
@@ -80,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads, max_minutes=args.max_minutes,
         )
     else:
-        fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+        config = from_args(TrainConfig, args)
     final = train(config, resume=args.resume)
     print(f"final model: {final}")
     return 0

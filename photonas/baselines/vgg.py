@@ -8,7 +8,6 @@ of 8 (three poolings) and at least 16 px (reflection padding at relu4_1 needs tw
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ import safetensors.torch
 import torch
 from torch import Tensor, nn
 
-from photonas.checkpoint import atomic_path, save_safetensors_atomic
+from photonas.checkpoint import save_safetensors_atomic, write_json_atomic
 from photonas.encoder import VGGEncoder
 from photonas.padding import crop, pad_to_grid
 from photonas.transforms import EXACT_WCT, GLOBAL, RegionStats, WCTConfig, check_labels, region_stats, region_transfer
@@ -228,8 +227,7 @@ class BaselineModel(nn.Module):
         """Write ``model.safetensors`` (decoders only) and ``config.json`` (+ ``card``, e.g. training facts)."""
         folder = Path(folder)
         save_safetensors_atomic(self.decoders.state_dict(), folder / WEIGHTS_NAME, {"baseline": self.name})
-        with atomic_path(folder / CONFIG_NAME) as tmp:
-            tmp.write_text(json.dumps({"baseline": self.name, **(card or {})}, indent=2, sort_keys=True) + "\n")
+        write_json_atomic(folder / CONFIG_NAME, {"baseline": self.name, **(card or {})})
         return folder
 
     def load_decoders(self, path: str | os.PathLike) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from tqdm import tqdm
 
 from photonas.arch import PHOTONAS, PHOTONET, ArchCode
 from photonas.checkpoint import save_safetensors_atomic
+from photonas.device import describe_device
 from photonas.model import PhotoNet, StyleTransferModel
 from photonas.search.evolution import AgingEvolution, EvolutionConfig
 from photonas.search.objective import ObjectiveWeights, Score, TeacherObjective, fixed_pairs
@@ -309,11 +309,11 @@ def report(
     best = sorted(searched, key=lambda c: (searched[c].total, c))[:10]
     _write_scores(out / "best_codes.csv", best, cache)
     marks = {name: (cache[c].distance, cache[c].latency_ms) for name, c in state.references.items()}
-    title = f"{len(codes)} codes, latency at {config.latency_size}px on {_device_name(device)}"
+    title = f"{len(codes)} codes, latency at {config.latency_size}px on {describe_device(device)}"
     plot_front(out / "pareto.png", points, pareto_front(points), marks, title)
 
     summary: dict = {
-        "device": _device_name(device),
+        "device": describe_device(device),
         "evaluated": state.evaluated,
         "distinct_codes": len(codes),
         "stopped_early": stopped_early,
@@ -383,9 +383,3 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(f, list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({torch.get_num_threads()} threads, {os.cpu_count()} cores)"

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from photonas.checkpoint import atomic_path
+from photonas.checkpoint import write_json_atomic
 from photonas.search.objective import Score
 
 STATE_NAME = "state.json"
@@ -131,8 +131,7 @@ class SearchState:
 
 def save_state(path: Path, state: SearchState) -> None:
     """Write the JSON state atomically (a crash leaves the previous state)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(state.to_json(), indent=1, sort_keys=True))
+    write_json_atomic(path, state.to_json(), indent=1)
 
 
 def load_state(path: Path) -> SearchState:

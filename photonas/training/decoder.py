@@ -9,8 +9,6 @@ exact: the learning rate is a pure function of the step, and every crop a pure f
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from photonas.device import autocast
 from photonas.encoder import LEVELS
 from photonas.model import StyleTransferModel
 from photonas.presets import PRESETS
+from photonas.training.config import JsonConfig
 from photonas.training.data import EpochSampler, RandomCrops, epoch_batches, held_out_crops, list_photos
 from photonas.training.loop import (
     CHECKPOINT_NAME,
@@ -48,7 +47,7 @@ LOG_FIELDS = ("step", "epoch", "lr", "loss", "pixel", "feature", "images_per_s",
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(JsonConfig):
     """Everything a training run depends on; saved in every checkpoint.
 
     Attributes:
@@ -107,18 +106,6 @@ class TrainConfig:
     def arch(self) -> ArchCode:
         """The architecture code, presets resolved."""
         return PRESETS[self.code].code if self.code in PRESETS else ArchCode.parse(self.code)
-
-    def to_json(self) -> str:
-        """JSON of every field (saved in checkpoints and the run folder)."""
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> TrainConfig:
-        """Inverse of :meth:`to_json` (tuples restored)."""
-        raw = json.loads(text)
-        for key in ("scale", "betas", "feature_levels"):
-            raw[key] = tuple(raw[key])
-        return cls(**raw)
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
