@@ -1,13 +1,13 @@
-"""The benchmark's methods: one table, one call, ``method.run(content, style, ...) -> rgb``.
+"""The benchmark's methods: one table, one call, ``method.run(pair) -> rgb``.
 
-Every method takes float ``(H, W, 3)`` sRGB arrays in [0, 1] (and optional integer ``(H, W)``
-label maps) and returns the stylised content, same size, in [0, 1]. A method whose weights
+Every method takes a :class:`~bench.pairs.Pair` (float ``(H, W, 3)`` sRGB arrays in [0, 1], and
+optional integer ``(H, W)`` label maps) and returns the stylised content, same size, in [0, 1]. A method whose weights
 are missing is not an error: :func:`build_methods` returns it as a :class:`Skipped` row with
 the reason, so one absent checkpoint never stops a benchmark run.
 
 Examples:
     >>> methods, skipped = build_methods(["photonas", "reinhard"], device="cpu")  # doctest: +SKIP
-    >>> out = methods[0].run(content, style)  # doctest: +SKIP
+    >>> out = methods[0].run(Pair("01", content, style))  # doctest: +SKIP
     >>> methods, _ = build_methods(["photonas=runs/train/photonas", "adain"])  # doctest: +SKIP
 """
 
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from bench.classical import CLASSICAL
-from bench.pairs import resize_rgb
+from bench.pairs import Pair, resize_rgb
 from photonas.api import AUTO as AUTO_MASKS
 from photonas.api import load_model, summarise_style
 from photonas.baselines import BASELINES, BaselineModel, default_path, load_baseline
@@ -90,26 +90,13 @@ class NeuralMethod:
     kind: str = "neural"
     timed: bool = True
 
-    def run(
-        self,
-        content: np.ndarray,
-        style: np.ndarray,
-        content_labels: np.ndarray | None = None,
-        style_labels: np.ndarray | None = None,
-        *,
-        pair: str | None = None,
-    ) -> np.ndarray:
+    def run(self, pair: Pair) -> np.ndarray:
         """Stylise one pair; style statistics are computed inside (part of the timed work)."""
-        return _stylize_arrays(
-            self.model,
-            self.precision,
-            content,
-            style,
-            content_labels,
-            style_labels,
-            method=self.transfer,
-            config=self.config,
-        )
+        device = self.model.device
+        c, s, c_lab, s_lab = _tensors(pair, device)
+        with torch.inference_mode(), autocast(device, self.precision):
+            out = self.model.stylize(c, s, content_labels=c_lab, style_labels=s_lab, method=self.transfer, config=self.config)
+        return _array(out)
 
 
 @dataclass(frozen=True)
@@ -138,31 +125,22 @@ def _load_baseline(name: str, path: str | None, device: torch.device, precision:
     return convert_for_inference(model, device, precision)
 
 
-def _stylize_arrays(
-    model: StyleTransferModel | BaselineModel,
-    precision: str,
-    content: np.ndarray,
-    style: np.ndarray,
-    content_labels: np.ndarray | None,
-    style_labels: np.ndarray | None,
-    **options,
-) -> np.ndarray:
-    """``model.stylize`` on float ``(H, W, 3)`` arrays (and label maps), back as a clamped array.
+def _tensors(pair: Pair, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """The pair's images and label maps as batched tensors on ``device``."""
 
-    Synchronises CUDA before returning, so the runner's wall-clock timing is honest.
-    """
-    device = model.device
-    c, s = image_to_tensor(content).to(device), image_to_tensor(style).to(device)
-    c_lab, s_lab = _label_tensor(content_labels, device), _label_tensor(style_labels, device)
-    with torch.inference_mode(), autocast(device, precision):
-        out = model.stylize(c, s, content_labels=c_lab, style_labels=s_lab, **options)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    def labels(array: np.ndarray | None) -> torch.Tensor | None:
+        return None if array is None else torch.from_numpy(np.ascontiguousarray(array, dtype=np.int64))[None].to(device)
+
+    images = (image_to_tensor(x.astype(np.float32)).to(device) for x in (pair.content, pair.style))
+    return *images, labels(pair.content_labels), labels(pair.style_labels)
+
+
+def _array(out: torch.Tensor) -> np.ndarray:
+    """A ``(1, 3, H, W)`` output as a clamped float ``(H, W, 3)`` array; synchronises CUDA first, so the
+    runner's wall-clock timing is honest."""
+    if out.device.type == "cuda":
+        torch.cuda.synchronize(out.device)
     return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-
-
-def _label_tensor(labels: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
-    return None if labels is None else torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))[None].to(device)
 
 
 @dataclass(frozen=True)
@@ -174,24 +152,16 @@ class ClassicalMethod:
     kind: str = "classical"
     timed: bool = True
 
-    def run(
-        self,
-        content: np.ndarray,
-        style: np.ndarray,
-        content_labels: np.ndarray | None = None,
-        style_labels: np.ndarray | None = None,
-        *,
-        pair: str | None = None,
-    ) -> np.ndarray:
-        out = self.fn(content.astype(np.float64), style.astype(np.float64), content_labels, style_labels)
-        return out.astype(np.float32)
+    def run(self, pair: Pair) -> np.ndarray:
+        content, style = pair.content.astype(np.float64), pair.style.astype(np.float64)
+        return self.fn(content, style, pair.content_labels, pair.style_labels).astype(np.float32)
 
 
 @dataclass(frozen=True)
 class ReferenceMethod:
     """Published outputs read from disk (Deep Photo Style Transfer): quality only, never timed.
 
-    ``pair`` names the file (``NN`` → ``<folder>/NN.jpg``); the output is resized to the content.
+    The pair's name names the file (``NN`` → ``<folder>/NN.jpg``); the output is resized to the content.
     """
 
     name: str
@@ -199,25 +169,12 @@ class ReferenceMethod:
     kind: str = "reference"
     timed: bool = False
 
-    def run(
-        self,
-        content: np.ndarray,
-        style: np.ndarray,
-        content_labels: np.ndarray | None = None,
-        style_labels: np.ndarray | None = None,
-        *,
-        pair: str | None = None,
-    ) -> np.ndarray:
-        if pair is None:
-            raise ValueError(f"{self.name} reads published outputs and needs the pair's name")
-        path = self.folder / f"{pair}.jpg"
+    def run(self, pair: Pair) -> np.ndarray:
+        path = self.folder / f"{pair.name}.jpg"
         if not path.is_file():
             raise FileNotFoundError(f"no published {self.name} output {path}")
-        return resize_rgb(load_image(path, name=f"{self.name} output").rgb, (content.shape[1], content.shape[0]))
-
-
-def _tensor(rgb: np.ndarray) -> torch.Tensor:
-    return image_to_tensor(rgb.astype(np.float32))
+        size = (pair.content.shape[1], pair.content.shape[0])
+        return resize_rgb(load_image(path, name=f"{self.name} output").rgb, size)
 
 
 @dataclass(frozen=True)
@@ -234,28 +191,10 @@ class RefinedMethod:
     kind: str = "refined"
     timed: bool = True
 
-    def run(
-        self,
-        content: np.ndarray,
-        style: np.ndarray,
-        content_labels: np.ndarray | None = None,
-        style_labels: np.ndarray | None = None,
-        *,
-        pair: str | None = None,
-    ) -> np.ndarray:
-        c, s = _tensor(content), _tensor(style)
-        styled = self.inner.run(content, style, content_labels, style_labels, pair=pair)
-        c_lab, s_lab = (
-            _label_tensor(content_labels, torch.device("cpu")),
-            _label_tensor(style_labels, torch.device("cpu")),
-        )
-        out = refine(
-            c,
-            _tensor(styled),
-            style_pixels=colour_stats(flat_style_stand_in(s), s_lab),
-            content_labels=c_lab,
-        )
-        return out[0].permute(1, 2, 0).numpy()
+    def run(self, pair: Pair) -> np.ndarray:
+        c, s, c_lab, s_lab = _tensors(pair, torch.device("cpu"))
+        styled = image_to_tensor(self.inner.run(pair))
+        return _array(refine(c, styled, style_pixels=colour_stats(flat_style_stand_in(s), s_lab), content_labels=c_lab))
 
 
 @dataclass(frozen=True)
@@ -274,28 +213,17 @@ class AutoRegionsMethod:
     kind: str = "refined"
     timed: bool = True
 
-    def run(
-        self,
-        content: np.ndarray,
-        style: np.ndarray,
-        content_labels: np.ndarray | None = None,
-        style_labels: np.ndarray | None = None,
-        *,
-        pair: str | None = None,
-    ) -> np.ndarray:
+    def run(self, pair: Pair) -> np.ndarray:
         device = self.model.device
-        c, s = _tensor(content).to(device), _tensor(style).to(device)
-        c_lab, s_lab = _label_tensor(content_labels, device), _label_tensor(style_labels, device)
+        c, s, c_lab, s_lab = _tensors(pair, device)
         auto = c_lab is None
         with torch.inference_mode(), autocast(device, self.precision):
             stats = summarise_style(self.model, s, AUTO_MASKS if auto else s_lab, network_regions=False)
             out = stylize_photo(
                 self.model, c, stats, Options(max_side=max(c.shape[-2:])), content_labels=c_lab,
                 regions=stats.regions if auto else None,
-            )
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return out[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+            )  # fmt: skip
+        return _array(out)
 
 
 Method = NeuralMethod | BaselineMethod | ClassicalMethod | ReferenceMethod | RefinedMethod | AutoRegionsMethod

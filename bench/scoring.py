@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -88,9 +89,9 @@ def reconstruction_psnr(pairs: Sequence[Pair], methods: Sequence[Method]) -> dic
 
 
 def _timed(method: Method, pair: Pair, masked: bool) -> tuple[np.ndarray, float]:
-    labels = (pair.content_labels, pair.style_labels) if masked else (None, None)
+    given = pair if masked else replace(pair, content_labels=None, style_labels=None)
     start = time.perf_counter()
-    out = method.run(pair.content, pair.style, *labels, pair=pair.name)
+    out = method.run(given)
     return out, time.perf_counter() - start
 
 
@@ -111,7 +112,7 @@ def run_benchmark(
     outputs: dict[str, dict[str, np.ndarray]] = {}
     for method in methods:  # warm-up, untimed
         if method.timed and pairs:
-            method.run(pairs[0].content, pairs[0].style, pair=pairs[0].name)
+            method.run(replace(pairs[0], content_labels=None, style_labels=None))
     for pair in pairs:
         style_grams = metrics.gram_matrices(pair.style, encoder)  # once per pair, shared by every method
         for masked in mask_modes:

@@ -30,6 +30,7 @@ from pytest_benchmark.stats import Stats
 from torch import Tensor
 
 from bench.methods import Method
+from bench.pairs import Pair
 from photonas.model import StyleTransferModel
 from photonas.padding import crop, pad_to_grid
 from photonas.style import StyleStats
@@ -180,8 +181,8 @@ def method_calls(method: Method, size: str, device: str | torch.device, seed: in
         return timed_call(fn, device)
 
     if method.kind in ("classical", "refined"):  # numpy in and out, converted inside the timed call
-        c_np, s_np = (t[0].permute(1, 2, 0).cpu().numpy() for t in (content, style))
-        return {"end_to_end": timed(lambda: torch.from_numpy(method.run(c_np, s_np)).permute(2, 0, 1)[None].to(device))}
+        pair = Pair(size, *(t[0].permute(1, 2, 0).cpu().numpy() for t in (content, style)))
+        return {"end_to_end": timed(lambda: torch.from_numpy(method.run(pair)).permute(2, 0, 1)[None].to(device))}
     if method.kind == "baseline":
         return {"end_to_end": timed(lambda: method.model.stylize(content, style, config=method.config))}
     model = method.model

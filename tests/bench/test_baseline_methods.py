@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from bench.methods import BaselineMethod, Skipped, build_methods
+from bench.pairs import Pair
 from photonas.baselines import PhotoWCT, train_command
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -32,6 +33,6 @@ def test_benchmark_row_runs_with_and_without_masks(tmp_path: Path) -> None:
     content, style = rng.random((20, 28, 3), np.float32), rng.random((24, 24, 3), np.float32)
     labels_c, labels_s = np.zeros((20, 28), np.int64), np.zeros((24, 24), np.int64)
     labels_c[:, 14:], labels_s[12:] = 1, 1
-    for out in (methods[0].run(content, style), methods[0].run(content, style, labels_c, labels_s)):
+    for out in (methods[0].run(Pair("x", content, style)), methods[0].run(Pair("x", content, style, labels_c, labels_s))):
         assert out.shape == content.shape and out.dtype == np.float32
         assert 0 <= out.min() and out.max() <= 1

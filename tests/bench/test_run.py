@@ -12,6 +12,7 @@ from helpers import gradient_photo
 
 import photonas
 from bench.methods import build_methods, parse_method_spec
+from bench.pairs import Pair
 from bench.run import main
 
 
@@ -60,7 +61,7 @@ def test_methods_share_one_call(model_dir: Path) -> None:
     labels_c = np.zeros((32, 40), np.int64)
     labels_s = np.zeros((30, 36), np.int64)
     for method in methods:
-        out = method.run(content, style, labels_c, labels_s)
+        out = method.run(Pair("x", content, style, labels_c, labels_s))
         assert out.shape == content.shape and np.isfinite(out).all(), method.name
         assert 0.0 <= out.min() and out.max() <= 1.0
 
@@ -108,8 +109,8 @@ def test_auto_regions_row_is_the_library_path(model_dir: Path) -> None:
     assert not skipped
     content = np.asarray(gradient_photo((40, 32), 0), np.float32) / 255
     style = np.asarray(gradient_photo((36, 30), 1), np.float32) / 255
-    out = method.run(content, style)
+    out = method.run(Pair("x", content, style))
     library = np.asarray(photonas.stylize(content, style, model=method.model, masks="auto"), np.float32) / 255
     assert out.shape == content.shape and np.abs(out - library).max() <= 1 / 255 + 1e-6
-    with_maps = method.run(content, style, np.zeros((32, 40), np.int64), np.zeros((30, 36), np.int64))
+    with_maps = method.run(Pair("x", content, style, np.zeros((32, 40), np.int64), np.zeros((30, 36), np.int64)))
     assert with_maps.shape == content.shape and np.isfinite(with_maps).all()
