@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -122,54 +123,52 @@ def _suffix(text: str) -> str:
     return suffix
 
 
-def _add_model_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_PRESET,
-        metavar="NAME|FOLDER|REPO",
+#: Options several commands share: name → (flags, argparse settings).
+_SHARED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "style": (("style",), dict(type=Path, metavar="STYLE", help="the style photo, or a style preset (.safetensors)")),
+    "model": (("--model",), dict(
+        default=DEFAULT_PRESET, metavar="NAME|FOLDER|REPO",
         help=f"a named model ({', '.join(PRESETS)}), a folder with config.json and model.safetensors, "
         f"or a Hugging Face Hub repo id (default: {DEFAULT_PRESET})",
-    )
-
-
-def _add_style_mask_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--style-mask",
-        type=Path,
-        metavar="MAP",
-        help="label map of the style image (colour-coded regions, DPST palette)",
-    )
-
-
-def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: CUDA, then MPS, then CPU)")
-    parser.add_argument(
-        "--max-pixels",
-        type=_positive_int,
-        metavar="N",
-        help=f"refuse images larger than N pixels (default: ${MAX_PIXELS_ENV}, else {DEFAULT_MAX_PIXELS:,})",
-    )
-
-
-def _add_resolution_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--mode",
+    )),
+    "alpha": (("--alpha",), dict(type=float, default=1.0, metavar="A", help="style strength in [0, 1] (default: 1)")),
+    "style_mask": (("--style-mask",), dict(
+        type=Path, metavar="MAP", help="label map of the style image (colour-coded regions, DPST palette)"
+    )),
+    "mode": (("--mode",), dict(
         choices=MODES,
-        default=None,
         help="where the network runs. fast: on a copy scaled to --max-side; exact: at full resolution, in tiles "
         "above --max-side² pixels (default: fast, or exact with --raw)",
-    )
-    parser.add_argument(
-        "--max-side",
-        type=int,
-        metavar="PX",
+    )),
+    "max_side": (("--max-side",), dict(
+        type=int, metavar="PX",
         help="longest side the network runs on at once: working resolution (fast; default 512, 1024 with --raw) "
         "or tile size (exact; default 1024)",
-    )
+    )),
+    "device": (("--device",), dict(help="cpu, cuda, cuda:N or mps (default: CUDA, then MPS, then CPU)")),
+    "max_pixels": (("--max-pixels",), dict(
+        type=_positive_int, metavar="N",
+        help=f"refuse images larger than N pixels (default: ${MAX_PIXELS_ENV}, else {DEFAULT_MAX_PIXELS:,})",
+    )),
+}  # fmt: skip
+
+
+def _add(parser: argparse.ArgumentParser, *names: str) -> None:
+    """Add the :data:`_SHARED` options ``names``."""
+    for name in names:
+        flags, settings = _SHARED[name]
+        parser.add_argument(*flags, **settings)
+
+
+def _command(commands: Any, name: str, handler: Callable[[argparse.Namespace], int], **texts: str) -> argparse.ArgumentParser:
+    """A subcommand with its help, description and examples (``texts``), run by ``handler``."""
+    parser = commands.add_parser(name, formatter_class=argparse.RawDescriptionHelpFormatter, **texts)
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``photonas`` argument parser with its ``stylize`` and ``preset`` commands."""
+    """The ``photonas`` argument parser with its ``stylize``, ``preset`` and ``video`` commands."""
     models = "\n".join(f"  {p.name:<10} {p.description}" for p in PRESETS.values())
     parser = argparse.ArgumentParser(
         prog="photonas",
@@ -181,121 +180,77 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"photonas {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser(
-        "stylize",
-        help="stylise a photo, or every photo in a folder",
-        description="Give CONTENT the style of STYLE and write the result to OUT.",
-        epilog=_STYLIZE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    run = _command(
+        commands, "stylize", _stylize_command, help="stylise a photo, or every photo in a folder",
+        description="Give CONTENT the style of STYLE and write the result to OUT.", epilog=_STYLIZE_EXAMPLES,
+    )  # fmt: skip
     run.add_argument("content", type=Path, metavar="CONTENT", help="the photo to restyle, or a folder of photos")
-    run.add_argument("style", type=Path, metavar="STYLE", help="the style photo, or a style preset (.safetensors)")
+    _add(run, "style")
     run.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        required=True,
-        metavar="OUT",
+        "-o", "--output", type=Path, required=True, metavar="OUT",
         help="output image (its extension picks the format), or output folder in batch mode",
-    )
-    _add_model_option(run)
-    run.add_argument("--alpha", type=float, default=1.0, metavar="A", help="style strength in [0, 1] (default: 1)")
+    )  # fmt: skip
+    _add(run, "model", "alpha")
     run.add_argument("--method", choices=("wct", "adain"), default="wct", help="feature transform (default: wct)")
     run.add_argument(
-        "--raw",
-        action="store_true",
+        "--raw", action="store_true",
         help="write the network's own decoded output (the paper's), not the photo-faithful default",
-    )
+    )  # fmt: skip
     run.add_argument(
-        "--auto-regions",
-        action="store_true",
+        "--auto-regions", action="store_true",
         help="pair regions of the content and style automatically (sky to sky), without label maps",
-    )
+    )  # fmt: skip
     run.add_argument(
-        "--content-mask",
-        type=Path,
-        metavar="MAP",
+        "--content-mask", type=Path, metavar="MAP",
         help="label map of the content image; in batch mode also a folder of maps named like the photos",
-    )
-    _add_style_mask_option(run)
-    run.add_argument(
-        "--ext", type=_suffix, metavar="EXT", help="batch mode: output extension, e.g. png (default: each input's)"
-    )
+    )  # fmt: skip
+    _add(run, "style_mask")
+    run.add_argument("--ext", type=_suffix, metavar="EXT", help="batch mode: output extension, e.g. png (default: each input's)")
     run.add_argument("--quality", type=_quality, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default: 95)")
-    _add_resolution_options(run)
-    _add_runtime_options(run)
-    run.set_defaults(handler=_stylize_command)
+    _add(run, "mode", "max_side", "device", "max_pixels")
 
-    preset = commands.add_parser(
-        "preset",
-        help="summarise a style photo once into a reusable style preset",
+    preset = _command(
+        commands, "preset", _preset_command, help="summarise a style photo once into a reusable style preset",
         description="Save the statistics of STYLE for a model as a small .safetensors style preset,\n"
-        "to pass as STYLE to 'photonas stylize'.",
-        epilog=_PRESET_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+        "to pass as STYLE to 'photonas stylize'.", epilog=_PRESET_EXAMPLES,
+    )  # fmt: skip
     preset.add_argument("style", type=Path, metavar="STYLE", help="the style photo")
+    preset.add_argument("-o", "--output", type=Path, required=True, metavar="PRESET", help=f"the preset file to write ({PRESET_SUFFIX})")
+    _add(preset, "model", "style_mask")
     preset.add_argument(
-        "-o", "--output", type=Path, required=True, metavar="PRESET", help=f"the preset file to write ({PRESET_SUFFIX})"
-    )
-    _add_model_option(preset)
-    _add_style_mask_option(preset)
-    preset.add_argument(
-        "--auto-regions",
-        action="store_true",
+        "--auto-regions", action="store_true",
         help="find the style's regions automatically and keep them, for 'photonas stylize --auto-regions'",
-    )
-    _add_runtime_options(preset)
-    preset.set_defaults(handler=_preset_command)
+    )  # fmt: skip
+    _add(preset, "device", "max_pixels")
 
-    video = commands.add_parser(
-        "video",
-        help="stylise a video without flicker (needs PyAV: pip install 'photonas[video]')",
+    video = _command(
+        commands, "video", _video_command, help="stylise a video without flicker (needs PyAV: pip install 'photonas[video]')",
         description="Give every frame of VIDEO the style of STYLE and write OUT with the same size,\n"
         "frame rate and audio. Against flicker, every frame is the input frame under smooth local\n"
-        "colour maps fitted to the network's result and carried from frame to frame.",
-        epilog=_VIDEO_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+        "colour maps fitted to the network's result and carried from frame to frame.", epilog=_VIDEO_EXAMPLES,
+    )  # fmt: skip
     video.add_argument("video", type=Path, metavar="VIDEO", help="the video to restyle")
-    video.add_argument("style", type=Path, metavar="STYLE", help="the style photo, or a style preset (.safetensors)")
+    _add(video, "style")
+    video.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="output video (.mp4, .mkv, .mov)")
+    _add(video, "model", "alpha")
     video.add_argument(
-        "-o", "--output", type=Path, required=True, metavar="OUT", help="output video (.mp4, .mkv, .mov)"
-    )
-    _add_model_option(video)
-    video.add_argument(
-        "--alpha", type=float, default=1.0, metavar="A", help="style strength in [0, 1] (default: 1)"
-    )
-    video.add_argument(
-        "--smoothing",
-        type=_smoothing,
-        default=DEFAULT_SMOOTHING,
-        metavar="S",
+        "--smoothing", type=_smoothing, default=DEFAULT_SMOOTHING, metavar="S",
         help=f"share of the previous frame's colour maps kept, in [0, 1) (default: {DEFAULT_SMOOTHING})",
-    )
+    )  # fmt: skip
     video.add_argument(
-        "--raw",
-        "--per-frame",
-        dest="raw",
-        action="store_true",
+        "--raw", "--per-frame", dest="raw", action="store_true",
         help="every frame's raw network output on its own, as 'photonas stylize --raw' gives it (the paper's; "
         "flickers; for comparison)",
-    )
+    )  # fmt: skip
     video.add_argument(
-        "--auto-regions",
-        action="store_true",
+        "--auto-regions", action="store_true",
         help="pair regions of the frames and the style automatically (style clustered once, no flicker)",
-    )
+    )  # fmt: skip
     video.add_argument(
-        "--crf",
-        type=lambda text: _int_in(text, 0, 51),
-        default=18,
-        metavar="Q",
+        "--crf", type=lambda text: _int_in(text, 0, 51), default=18, metavar="Q",
         help="H.264 quality 0-51, lower is better (default: 18)",
-    )
-    _add_resolution_options(video)
-    video.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: CUDA, then MPS, then CPU)")
-    video.set_defaults(handler=_video_command)
+    )  # fmt: skip
+    _add(video, "mode", "max_side", "device")
     return parser
 
 
@@ -306,10 +261,9 @@ def _require_file(path: Path | None, name: str) -> None:
 
 
 def _require_inputs(args: argparse.Namespace) -> None:
-    """The style and label maps exist, so a typo fails before the model loads."""
-    _require_file(args.style, "style preset" if is_preset(args.style) else "style image")
-    _require_file(args.content_mask, "content label map")
-    _require_file(args.style_mask, "style label map")
+    """The command's input files exist, so a typo fails before the model loads."""
+    for name, path in _inputs(args).items():
+        _require_file(path, name)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -379,7 +333,6 @@ def _stylize_command(args: argparse.Namespace) -> int:
         )
     if args.content_mask is not None and args.content_mask.is_dir():
         raise UsageError("--content-mask is a folder, which needs CONTENT to be a folder too")
-    _require_file(args.content, "content image")
     _require_inputs(args)
     _check_output(args.output, _inputs(args))
     model = _load(args)
@@ -392,6 +345,7 @@ def _stylize_command(args: argparse.Namespace) -> int:
 def _inputs(args: argparse.Namespace) -> dict[str, Path | None]:
     """The command's input files, by the name an error message gives them."""
     return {
+        "video": getattr(args, "video", None),
         "content image": getattr(args, "content", None),
         "style " + ("preset" if is_preset(args.style) else "image"): args.style,
         "content label map": getattr(args, "content_mask", None),
@@ -488,8 +442,7 @@ def _preset_command(args: argparse.Namespace) -> int:
         raise UsageError(f"the preset file must end in {PRESET_SUFFIX}, got '{args.output}'")
     if is_preset(args.style):
         raise UsageError(f"STYLE '{args.style}' is already a style preset; pass the style photo")
-    _require_file(args.style, "style image")
-    _require_file(args.style_mask, "style label map")
+    _require_inputs(args)
     if args.auto_regions and args.style_mask is not None:
         raise UsageError("--auto-regions finds the style's regions itself: pass it or --style-mask, not both")
     _check_output(args.output, _inputs(args))
@@ -502,11 +455,10 @@ def _preset_command(args: argparse.Namespace) -> int:
 
 def _video_command(args: argparse.Namespace) -> int:
     options = _options(args)
-    _require_file(args.video, "video")
-    _require_file(args.style, "style preset" if is_preset(args.style) else "style image")
+    _require_inputs(args)
     if args.output.suffix.lower() not in VIDEO_SUFFIXES:
         raise UsageError(f"cannot write '{args.output}': use one of {', '.join(VIDEO_SUFFIXES)}")
-    _check_output(args.output, {"video": args.video, **_inputs(args)})
+    _check_output(args.output, _inputs(args))
     try:
         require_av()
     except ModuleNotFoundError as err:  # PyAV missing: an install problem, reported in one line
