@@ -25,9 +25,10 @@ from PIL import Image
 import photonas
 from demo.models import DEFAULT_CHOICE, MODEL_CHOICES, load_models, on_gpu
 from demo.regions import colour_names, editor_labels, region_overlay
+from photonas.api import AUTO, summarise_style
+from photonas.highres import find_regions
 from photonas.io import ImageError, ImageTooLargeError, image_to_tensor, load_image, tensor_to_image
 from photonas.masks import check_pairing
-from photonas.regions import auto_label_maps
 
 #: Largest upload accepted, in pixels (a 24-megapixel camera photo fits).
 MAX_PIXELS = 25_000_000
@@ -245,12 +246,12 @@ def stylize_request(
 
 
 def found_regions(content: Image.Image, style: Image.Image, choice: str) -> Image.Image:
-    """The content (as shown) with its automatic regions tinted: what ``stylize(masks="auto")`` pairs, found again
-    on the photos at the size shown (the library finds them on its working copies, so borders may differ slightly)."""
+    """The content (as shown) with its automatic regions tinted: what ``stylize(masks="auto")`` pairs, found the
+    library's way on the photos at the size shown (the library works on its own copies, so borders may differ slightly)."""
     photo = np.asarray(content.convert("RGB"))
-    pixels = [
-        image_to_tensor(np.asarray(image.convert("RGB"), np.float32) / 255).to(DEVICE) for image in (content, style)
-    ]
+    model = MODELS[choice]
+    c, s = (image_to_tensor(np.asarray(image.convert("RGB"), np.float32) / 255).to(DEVICE) for image in (content, style))
     with torch.inference_mode():
-        labels, _ = auto_label_maps(MODELS[choice].encode, *pixels)
+        regions = summarise_style(model, s, AUTO, network_regions=False).regions
+        labels = find_regions(model, c, regions, max(c.shape[-2:]))
     return Image.fromarray(region_overlay(photo, labels[0].cpu().numpy()))

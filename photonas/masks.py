@@ -9,7 +9,7 @@ benchmark has a map one pixel shorter than its photo).
 Examples:
     >>> content = load_label_map("content_seg/07.png", (700, 394), name="content label map")
     >>> style = load_label_map("style_seg/07.png", (700, 393), name="style label map")
-    >>> shared_labels(content, style)  # black, white and grey regions in both
+    >>> sorted(set(content.ravel()) & set(style.ravel()))  # black, white and grey regions in both
     [2, 3, 6]
 """
 
@@ -146,11 +146,6 @@ def load_label_map(
         image = load_image(source, max_pixels=max_pixels, name=name)
         labels = quantize_labels(image.rgb, palette)
     return labels if size is None else _fit_to(labels, size, name)
-
-
-def shared_labels(content: np.ndarray, style: np.ndarray) -> list[int]:
-    """Sorted labels present in both maps: the regions that can be matched."""
-    return [int(label) for label in np.intersect1d(content, style)]
 
 
 # ---- which maps go together ----------------------------------------------------------------

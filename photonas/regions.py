@@ -31,7 +31,6 @@ encoder pass and uses the regions in its colour calibration alone; the raw outpu
 region by region inside the network.
 
 Examples:
-    >>> content_labels, style_labels = auto_label_maps(VGGEncoder(), content, style)  # doctest: +SKIP
     >>> matcher, style_labels = fit_regions(style_feats, style_box)  # doctest: +SKIP
     >>> frame_labels = matcher.label(frame_feats, frame_box)         # doctest: +SKIP
 """
@@ -47,7 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from photonas.encoder import LEVEL_STRIDE, Features
-from photonas.padding import Box, crop, pad_to_grid
+from photonas.padding import Box, crop
 
 #: Matching strategies, see the module docstring.
 METHODS: tuple[str, ...] = ("style", "joint", "separate")
@@ -446,39 +445,3 @@ def fit_regions(
 
 #: Anything that maps a padded ``(1, 3, H, W)`` image in [0, 1] to encoder features.
 Encode = Callable[[Tensor], Features]
-
-
-def _encode(encoder: Encode, image: Tensor) -> tuple[Features, Box, Tensor]:
-    if image.ndim != 4 or image.shape[:2] != (1, 3) or not image.is_floating_point():
-        raise ValueError(f"expected a float (1, 3, H, W) image in [0, 1], got {image.dtype} {tuple(image.shape)}")
-    padded, box = pad_to_grid(image)
-    with torch.inference_mode():
-        feats = encoder(padded)
-    return feats, box, padded
-
-
-def auto_label_maps(
-    encoder: Encode, content: Tensor, style: Tensor, config: RegionConfig = RegionConfig()
-) -> tuple[Tensor, Tensor]:
-    """Automatic region label maps for a content and a style photo.
-
-    Args:
-        encoder: a :class:`~photonas.encoder.VGGEncoder` or a model's ``encode``.
-        content, style: ``(1, 3, H, W)`` images in [0, 1], any size (tiny ones are padded).
-        config: method and settings.
-
-    Returns:
-        ``(content_labels, style_labels)``, int64 ``(1, H, W)`` at each photo's own size;
-        a content region takes the statistics of the style region with the same label.
-
-    >>> c, s = auto_label_maps(VGGEncoder(), torch.rand(1, 3, 40, 60), torch.rand(1, 3, 50, 50))  # doctest: +SKIP
-    >>> c.shape, s.shape, c.dtype  # doctest: +SKIP
-    (torch.Size([1, 40, 60]), torch.Size([1, 50, 50]), torch.int64)
-    """
-    content_feats, content_box, content_padded = _encode(encoder, content)
-    style_feats, style_box, style_padded = _encode(encoder, style)
-    matcher, style_labels = fit_regions(
-        style_feats, style_box, config, style_image=style_padded,
-        content_feats=content_feats, content_box=content_box, content_image=content_padded,
-    )
-    return matcher.label(content_feats, content_box, content_padded), style_labels

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
 import torch
 from PIL import Image
@@ -35,3 +38,9 @@ def label_halves(size: tuple[int, int], vertical_split: bool = True, first=BLUE,
 def photo_tensor(image: Image.Image) -> torch.Tensor:
     """A PIL image as a ``(1, 3, H, W)`` float tensor in [0, 1]."""
     return image_to_tensor(np.asarray(image.convert("RGB"), np.float32) / 255)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))

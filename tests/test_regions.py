@@ -7,13 +7,28 @@ import torch
 
 from photonas.encoder import VGGEncoder
 from photonas.padding import pad_to_grid
-from photonas.regions import METHODS, RegionConfig, auto_label_maps, fit_regions, kmeans
+from photonas.regions import METHODS, RegionConfig, fit_regions, kmeans
 
 
 @pytest.fixture(scope="module")
 def encoder() -> VGGEncoder:
     torch.set_num_threads(1)
     return VGGEncoder()
+
+
+def auto_label_maps(
+    encoder: VGGEncoder, content: torch.Tensor, style: torch.Tensor, config: RegionConfig = RegionConfig()
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(content labels, style labels) at each photo's own size, found as the library finds them."""
+    with torch.inference_mode():
+        (content_feats, content_box, content_padded), (style_feats, style_box, style_padded) = (
+            (encoder(padded), box, padded) for padded, box in (pad_to_grid(content), pad_to_grid(style))
+        )
+    matcher, style_labels = fit_regions(
+        style_feats, style_box, config, style_image=style_padded,
+        content_feats=content_feats, content_box=content_box, content_image=content_padded,
+    )  # fmt: skip
+    return matcher.label(content_feats, content_box, content_padded), style_labels
 
 
 def two_band(top: tuple[float, float, float], bottom: tuple[float, float, float], h: int, w: int) -> torch.Tensor:
@@ -131,8 +146,3 @@ def test_joint_needs_the_content(encoder: VGGEncoder) -> None:
     padded, box = pad_to_grid(torch.rand(1, 3, 48, 48))
     with torch.inference_mode(), pytest.raises(ValueError, match="content"):
         fit_regions(encoder(padded), box, RegionConfig(method="joint"))
-
-
-def test_auto_label_maps_rejects_a_batch(encoder: VGGEncoder) -> None:
-    with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
-        auto_label_maps(encoder, torch.rand(2, 3, 40, 40), torch.rand(1, 3, 40, 40))

@@ -143,9 +143,3 @@ def load_state(path: Path) -> SearchState:
     if not isinstance(raw, dict) or not {"config", "evolution", "scores"} <= raw.keys():
         raise ValueError(f"cannot resume: {path} is not a search state written by train/search.py")
     return SearchState.from_json(raw)
-
-
-def read_history(path: Path) -> list[dict[str, str]]:
-    """The rows of a history CSV."""
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))

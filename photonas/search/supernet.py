@@ -112,10 +112,6 @@ class SuperNet(nn.Module):
         decoder.load_state_dict(state, assign=True)
         return decoder
 
-    def num_params(self, code: ArchCode | str) -> int:
-        """Parameters of the sub-network ``code``."""
-        return sum(p.numel() for p in self.skeleton(code).parameters())
-
 
 @dataclass(frozen=True)
 class SupernetTraining:

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import read_csv as read_history
 
 from photonas.arch import ArchCode
 from photonas.search.pareto import dominated_by
 from photonas.search.run import SearchConfig, search
-from photonas.search.state import read_history
 from photonas.training.decoder import TrainConfig
 from train import search as search_script
 from train import train_decoder

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from helpers import read_csv as read_history
 
 from photonas.search.objective import Score
 from photonas.search.state import (
@@ -14,7 +15,6 @@ from photonas.search.state import (
     HistoryLog,
     SearchState,
     load_state,
-    read_history,
     save_state,
     score_from_json,
     score_to_json,
