@@ -26,10 +26,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
-from skimage.metrics import structural_similarity
 
 from bench.markdown import markdown_table
-from photonas.training.metrics import psnr
+from photonas.training.metrics import psnr, ssim
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +84,7 @@ def similarity(a: Path, b: Path) -> dict:
     x = np.asarray(Image.open(a).convert("RGB"), dtype=np.float64) / 255
     y = np.asarray(Image.open(b).convert("RGB"), dtype=np.float64) / 255
     return {
-        "ssim": round(float(structural_similarity(x, y, channel_axis=2, data_range=1.0)), 4),
+        "ssim": round(ssim(x, y), 4),
         "psnr_db": round(psnr(x, y), 2),
     }
 

@@ -22,13 +22,13 @@ import numpy as np
 import torch
 
 from bench.classical import CLASSICAL
-from bench.pairs import Pair, resize_rgb
+from bench.pairs import Pair
 from photonas.api import AUTO as AUTO_MASKS
 from photonas.api import load_model, summarise_style
 from photonas.baselines import BASELINES, BaselineModel, default_path, load_baseline
-from photonas.device import autocast, choose_device, convert_for_inference
+from photonas.device import autocast, choose_device, convert_for_inference, synchronize
 from photonas.highres import stylize_photo
-from photonas.io import image_to_tensor, load_image
+from photonas.io import image_to_tensor, load_image, resize_rgb
 from photonas.model import StyleTransferModel
 from photonas.options import Options
 from photonas.refine import colour_stats, flat_style_stand_in, refine
@@ -138,8 +138,7 @@ def _tensors(pair: Pair, device: torch.device) -> tuple[torch.Tensor, torch.Tens
 def _array(out: torch.Tensor) -> np.ndarray:
     """A ``(1, 3, H, W)`` output as a clamped float ``(H, W, 3)`` array; synchronises CUDA first, so the
     runner's wall-clock timing is honest."""
-    if out.device.type == "cuda":
-        torch.cuda.synchronize(out.device)
+    synchronize(out.device)
     return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
@@ -338,18 +337,3 @@ def _build_one(
         return NeuralMethod(name, loaded, "wct", EXACT_WCT, precision=precision)
     return NeuralMethod(name, loaded, "wct", precision=precision)
 
-
-__all__ = [
-    "DEFAULT_METHODS",
-    "METHOD_NAMES",
-    "REFERENCE_METHOD",
-    "BaselineMethod",
-    "ClassicalMethod",
-    "Method",
-    "NeuralMethod",
-    "RefinedMethod",
-    "ReferenceMethod",
-    "Skipped",
-    "build_methods",
-    "parse_method_spec",
-]

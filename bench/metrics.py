@@ -27,9 +27,9 @@ from photonas.encoder import LEVEL_STRIDE, LEVELS, VGGEncoder
 from photonas.io import image_to_tensor
 from photonas.padding import Box, pad_to_grid
 from photonas.training.metrics import psnr as psnr  # pixel fidelity (reconstruction, self-transfer), not stylisation
+from photonas.training.metrics import ssim as ssim
+from photonas.training.metrics import ssim_window
 
-#: scikit-image's SSIM window; images with a side under 7 pixels get the largest odd window that fits.
-SSIM_WINDOW = 7
 #: Pixels per image kept for sliced Wasserstein: on 700-pixel-wide DPST photos, 65,536 samples
 #: move the distance by under 0.1 Lab unit (a visible difference is about 2) at a tenth of the cost.
 MAX_PIXELS = 1 << 16
@@ -60,34 +60,7 @@ def _check_same_shape(a: np.ndarray, b: np.ndarray) -> None:
         raise ValueError(f"images must have the same shape, got {a.shape} and {b.shape}")
 
 
-def _ssim_window(shape: tuple[int, ...]) -> int:
-    """The default 7x7 window, or the largest odd window that fits a smaller image."""
-    side = min(shape[:2])
-    return min(SSIM_WINDOW, side if side % 2 else side - 1)
-
-
 # ---- structure ---------------------------------------------------------------------------
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM over the whole image (``(H, W)`` grayscale or ``(H, W, 3)`` per channel).
-
-    Full-image SSIM to the content answers "is it still the same photo?", but a correct global
-    colour change lowers it too (SSIM compares luminance and contrast as well as structure), so
-    read it next to :func:`edge_ssim`.
-    """
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):
-        raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {a.shape}")
-    _check_same_shape(a, b)
-    return float(
-        structural_similarity(
-            a.astype(np.float64),
-            b.astype(np.float64),
-            data_range=1.0,
-            channel_axis=-1 if a.ndim == 3 else None,
-            win_size=_ssim_window(a.shape),
-        )
-    )
 
 
 def edge_ssim(content: np.ndarray, output: np.ndarray) -> float:
@@ -106,7 +79,7 @@ def edge_ssim(content: np.ndarray, output: np.ndarray) -> float:
     edges_c = sobel(rgb2gray(content.astype(np.float64)))
     edges_o = sobel(rgb2gray(output.astype(np.float64)))
     data_range = max(float(max(edges_c.max(), edges_o.max()) - min(edges_c.min(), edges_o.min())), _MIN_RANGE)
-    return float(structural_similarity(edges_c, edges_o, data_range=data_range, win_size=_ssim_window(content.shape)))
+    return float(structural_similarity(edges_c, edges_o, data_range=data_range, win_size=ssim_window(content.shape)))
 
 
 # ---- stylisation -------------------------------------------------------------------------

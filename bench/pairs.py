@@ -13,16 +13,14 @@ Examples:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from photonas.io import load_image
+from photonas.io import fit_long_side, load_image
 from photonas.masks import load_label_map
 from photonas.presets import EXAMPLES_DIR
 
@@ -44,12 +42,6 @@ class Pair:
     bundled: bool = False
 
 
-def default_data_dir() -> Path:
-    """``$PHOTONAS_DATA/dpst`` if set, else ``<repo>/../shared/data/dpst``."""
-    env = os.environ.get("PHOTONAS_DATA")
-    return Path(env) / "dpst" if env else REPO_ROOT.parent / "shared" / "data" / "dpst"
-
-
 def parse_pairs(spec: str) -> list[int]:
     """``"1-60"``, ``"1,5,9"`` or a mix (``"1-3,9"``) → sorted pair numbers."""
     numbers: set[int] = set()
@@ -63,21 +55,6 @@ def parse_pairs(spec: str) -> list[int]:
             raise ValueError(f"bad --pairs range {part!r}")
         numbers.update(range(first, last + 1))
     return sorted(numbers)
-
-
-def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A float ``(H, W, 3)`` image Lanczos-resized to ``(width, height)`` on float data."""
-    if (rgb.shape[1], rgb.shape[0]) == tuple(size):
-        return rgb.astype(np.float32)
-    channels = [np.asarray(Image.fromarray(rgb[..., c].astype(np.float32)).resize(size, Image.Resampling.LANCZOS)) for c in range(3)]
-    return np.clip(np.stack(channels, axis=-1), 0.0, 1.0).astype(np.float32)
-
-
-def fit_long_side(rgb: np.ndarray, long_side: int) -> np.ndarray:
-    """A float ``(H, W, 3)`` image resized so its longer side is ``long_side`` pixels (aspect kept)."""
-    height, width = rgb.shape[:2]
-    scale = long_side / max(width, height)
-    return resize_rgb(rgb, (max(1, round(width * scale)), max(1, round(height * scale))))
 
 
 def load_dpst_pairs(data: Path, numbers: Sequence[int], long_side: int, with_labels: bool) -> list[Pair]:

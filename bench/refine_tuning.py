@@ -28,12 +28,12 @@ import torch
 from bench import metrics
 from bench.classical import monge_kantorovich, reinhard
 from bench.markdown import markdown_table
-from bench.pairs import REPO_ROOT, Pair, fit_long_side
+from bench.pairs import REPO_ROOT, Pair
 from bench.scoring import METRICS, score
 from photonas.api import load_model
 from photonas.colour_grid import resize_long_side
 from photonas.encoder import VGGEncoder
-from photonas.io import image_to_tensor, load_image
+from photonas.io import fit_long_side, image_to_tensor, load_image
 from photonas.refine import Refinement, colour_stats, flat_style_stand_in, refine
 
 #: The settings tried, as changes to the defaults; the first row is the default itself.

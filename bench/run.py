@@ -47,7 +47,6 @@ from bench.pairs import (
     QUICK_LONG_SIDE,
     REPO_ROOT,
     Pair,
-    default_data_dir,
     load_dpst_pairs,
     load_example_pairs,
     parse_pairs,
@@ -57,6 +56,7 @@ from bench.speed import measure_speed, parse_sizes
 from bench.speed_board import write_speed
 from photonas.device import choose_device
 from photonas.encoder import VGGEncoder
+from photonas.training.data import default_dpst_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,7 +93,7 @@ def _inputs(args: argparse.Namespace, data: Path) -> tuple[list[Pair], list[bool
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    data = args.data or default_data_dir()
+    data = args.data or default_dpst_dir()
     specs = list(args.methods) if args.methods else [*DEFAULT_METHODS, *([] if args.quick else ["dpst"])]
     speed_sizes = args.speed_sizes or ("64" if args.quick else "512,1024")
     try:

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -31,9 +32,9 @@ from torch import Tensor
 
 from bench.methods import Method
 from bench.pairs import Pair
+from photonas.device import synchronize, wall_time
 from photonas.model import StyleTransferModel
 from photonas.padding import crop, pad_to_grid
-from photonas.style import StyleStats
 from photonas.transforms import region_transfer
 
 #: Named resolutions as (height, width).
@@ -75,12 +76,6 @@ def stages_of(name: str) -> tuple[str, ...]:
     return STAGES if name in STAGED_METHODS else ("end_to_end",)
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for the device's queued work (CUDA); a no-op elsewhere."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def timed_call(fn: Callable[[], Tensor], device: torch.device) -> Callable[[], Tensor]:
     """``fn`` under inference mode, returning only once the device has finished (honest wall time)."""
 
@@ -93,26 +88,6 @@ def timed_call(fn: Callable[[], Tensor], device: torch.device) -> Callable[[], T
     return call
 
 
-@dataclass
-class Workload:
-    """One content image and precomputed style statistics for a model on a device.
-
-    Attributes:
-        model: the model, on ``device``, in eval mode.
-        content: ``(1, 3, H, W)`` content in [0, 1].
-        stats: the style's statistics (precomputed: not part of any timed stage).
-    """
-
-    model: StyleTransferModel
-    content: Tensor
-    stats: StyleStats
-    method: str = "wct"
-
-    @property
-    def device(self) -> torch.device:
-        return self.content.device
-
-
 def random_pair(size: str, device: str | torch.device, seed: int = 0) -> tuple[Tensor, Tensor]:
     """A content and a style of random pixels at a named resolution, the same for a given seed."""
     height, width = RESOLUTIONS[size]
@@ -120,17 +95,8 @@ def random_pair(size: str, device: str | torch.device, seed: int = 0) -> tuple[T
     return tuple(torch.rand(1, 3, height, width, generator=generator).to(device) for _ in range(2))
 
 
-def make_workload(model: StyleTransferModel, size: str, device: str | torch.device, method: str = "wct", seed: int = 0) -> Workload:
-    """Random content and style of a named resolution; style statistics computed once here."""
-    content, style = random_pair(size, device, seed)
-    model = model.to(device).eval()
-    with torch.inference_mode():
-        stats = model.style_stats(style)
-    return Workload(model, content, stats, method)
-
-
-def stages(work: Workload) -> dict[str, Callable[[], Tensor]]:
-    """The timed callables of a PhotoNAS-family model.
+def stages(model: StyleTransferModel, content: Tensor, style: Tensor, method: str = "wct") -> dict[str, Callable[[], Tensor]]:
+    """The timed callables of a PhotoNAS-family model on ``(1, 3, H, W)`` tensors on its device.
 
     ``preset`` is content tensor in → tensor out with the style's statistics precomputed (a
     saved style preset); ``encoder`` is the encoder alone on the padded content;
@@ -138,28 +104,25 @@ def stages(work: Workload) -> dict[str, Callable[[], Tensor]]:
     once here); ``decoder`` runs the decoder with the transfers switched off, so the last three
     add up to about ``preset``.
     """
-    model, device = work.model, work.device
-    stats = work.stats.to(device)
-    padded, box = pad_to_grid(work.content)
+    padded, box = pad_to_grid(content)
     with torch.inference_mode():
+        stats = model.style_stats(style)
         feats = model.encode(padded)
         reached: dict[str, Tensor] = {}
 
         def record(point: str, x: Tensor) -> Tensor:
             reached[point] = x
-            return region_transfer(x, stats.points[point], method=work.method)
+            return region_transfer(x, stats.points[point], method=method)
 
         model.decode(feats, record)
 
-    def timed(fn: Callable[[], Tensor]) -> Callable[[], Tensor]:
-        return timed_call(fn, device)
-
     def transfers() -> Tensor:
-        outs = [region_transfer(x, stats.points[p], method=work.method) for p, x in reached.items()]
+        outs = [region_transfer(x, stats.points[p], method=method) for p, x in reached.items()]
         return outs[-1] if outs else padded  # a code with no transfer positions
 
+    timed = partial(timed_call, device=content.device)
     return {
-        "preset": timed(lambda: model.stylize(work.content, stats, method=work.method)),
+        "preset": timed(lambda: model.stylize(content, stats, method=method)),
         "encoder": timed(lambda: model.encode(padded)["relu5_1"]),
         "transfers": timed(transfers),
         "decoder": timed(lambda: crop(model.decode(feats), box)),
@@ -176,10 +139,7 @@ def method_calls(method: Method, size: str, device: str | torch.device, seed: in
     """
     device = torch.device(device)
     content, style = random_pair(size, device, seed)
-
-    def timed(fn: Callable[[], Tensor]) -> Callable[[], Tensor]:
-        return timed_call(fn, device)
-
+    timed = partial(timed_call, device=device)
     if method.kind in ("classical", "refined"):  # numpy in and out, converted inside the timed call
         pair = Pair(size, *(t[0].permute(1, 2, 0).cpu().numpy() for t in (content, style)))
         return {"end_to_end": timed(lambda: torch.from_numpy(method.run(pair)).permute(2, 0, 1)[None].to(device))}
@@ -188,7 +148,7 @@ def method_calls(method: Method, size: str, device: str | torch.device, seed: in
     model = method.model
     calls = {"end_to_end": timed(lambda: model.stylize(content, style, method=method.transfer, config=method.config))}
     if "preset" in stages_of(method.name):
-        calls.update(stages(make_workload(model, size, device, method.transfer, seed)))
+        calls.update(stages(model, content, style, method.transfer))
     return calls
 
 
@@ -253,24 +213,14 @@ class Timing:
 
 
 def time_call(fn: Callable[[], object], device: str | torch.device, rounds: int = ROUNDS, warmup: int = WARMUP) -> Timing:
-    """Wall-clock seconds of ``rounds`` calls of ``fn``, each alone, after ``warmup`` untimed calls.
-
-    The device is synchronised before each timed call starts and after it returns (CUDA runs
-    asynchronously: without it a timing would measure the queueing, not the work).
-    """
+    """Wall-clock seconds (:func:`photonas.device.wall_time`) of ``rounds`` calls of ``fn``, each alone,
+    after ``warmup`` untimed calls."""
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, got {rounds}")
     device = torch.device(device)
     for _ in range(warmup):
         fn()
-    seconds = []
-    for _ in range(rounds):
-        synchronize(device)
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        seconds.append(time.perf_counter() - start)
-    return Timing(tuple(seconds))
+    return Timing(tuple(wall_time(fn, device)[1] for _ in range(rounds)))
 
 
 def speed_entry(method: str, stage: str, size: str, device: str, precision: str, timing: Timing, peak_mb: float) -> dict[str, Any]:
@@ -328,25 +278,3 @@ def measure_speed(
                     torch.cuda.empty_cache()
     return entries
 
-
-__all__ = [
-    "FULL_SIZES",
-    "RESOLUTIONS",
-    "ROUNDS",
-    "STAGED_METHODS",
-    "STAGES",
-    "WARMUP",
-    "Timing",
-    "Workload",
-    "default_devices",
-    "make_workload",
-    "measure_speed",
-    "method_calls",
-    "parse_sizes",
-    "peak_memory_mb",
-    "speed_entry",
-    "stages",
-    "stages_of",
-    "synchronize",
-    "time_call",
-]

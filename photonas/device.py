@@ -6,6 +6,9 @@ import contextlib
 import functools
 import os
 import platform
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -35,6 +38,25 @@ def choose_device(device: str | torch.device | None = None) -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+Result = TypeVar("Result")
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously); a no-op elsewhere."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def wall_time(fn: Callable[[], Result], device: torch.device) -> tuple[Result, float]:
+    """``fn()`` and its wall-clock seconds, the device synchronised before and after (else a
+    timing measures the queueing, not the work)."""
+    synchronize(device)
+    start = time.perf_counter()
+    out = fn()
+    synchronize(device)
+    return out, time.perf_counter() - start
 
 
 def describe_device(device: torch.device) -> str:

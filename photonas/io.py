@@ -433,6 +433,21 @@ def image_to_tensor(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(chw).unsqueeze(0)
 
 
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A float ``(H, W, 3)`` image Lanczos-resized to ``(width, height)`` on float data (no 8-bit rounding)."""
+    if (rgb.shape[1], rgb.shape[0]) == tuple(size):
+        return rgb.astype(np.float32)
+    channels = [np.asarray(Image.fromarray(rgb[..., c].astype(np.float32)).resize(size, Image.Resampling.LANCZOS)) for c in range(3)]
+    return np.clip(np.stack(channels, axis=-1), 0.0, 1.0).astype(np.float32)  # Lanczos rings past [0, 1]
+
+
+def fit_long_side(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    """A float ``(H, W, 3)`` image resized so its longer side is ``long_side`` pixels (aspect kept)."""
+    height, width = rgb.shape[:2]
+    scale = long_side / max(width, height)
+    return resize_rgb(rgb, (max(1, round(width * scale)), max(1, round(height * scale))))
+
+
 def tensor_to_image(t: torch.Tensor, alpha: np.ndarray | None = None) -> Image.Image:
     """(1, 3, H, W) or (3, H, W) tensor in ~[0, 1] -> 8-bit RGB (RGBA with alpha) image.
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import gradient_photo
 from PIL import Image, ImageCms, ImageFile
 
 from photonas.io import (
@@ -18,9 +19,11 @@ from photonas.io import (
     ImageError,
     ImageTooLargeError,
     LoadedImage,
+    fit_long_side,
     image_to_tensor,
     load_image,
     open_image,
+    resize_rgb,
     save_image,
     tensor_to_image,
 )
@@ -697,3 +700,13 @@ def test_save_error_names_the_path_not_the_temporary_file(where: str, tmp_path: 
     with pytest.raises(OSError) as caught:
         save_image(Image.new("RGB", (4, 4), RED), path)
     assert str(caught.value).startswith(f"cannot write '{path}'") and ".tmp" not in str(caught.value)
+
+
+def test_resize_keeps_range_and_size() -> None:
+    rgb = np.asarray(gradient_photo((40, 30), 0), np.float32) / 255
+    out = resize_rgb(rgb, (20, 10))
+    assert out.shape == (10, 20, 3) and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert np.array_equal(resize_rgb(rgb, (40, 30)), rgb)  # already that size: unchanged
+    assert fit_long_side(rgb, 20).shape == (15, 20, 3)
+    assert fit_long_side(rgb.transpose(1, 0, 2), 20).shape == (20, 15, 3)

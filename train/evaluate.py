@@ -25,35 +25,31 @@ Exit status: 0 done, 1 the model or an image could not be used, 2 bad arguments 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
 import statistics
 import sys
-import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from PIL import Image, ImageDraw, ImageOps
-from skimage.metrics import structural_similarity
 from tqdm import tqdm
 
 from photonas.api import load_model, stylize
-from photonas.device import autocast, choose_device
-from photonas.io import image_to_tensor, load_image, save_image
+from photonas.device import autocast, choose_device, wall_time
+from photonas.io import fit_long_side, image_to_tensor, load_image, save_image
 from photonas.model import StyleTransferModel
 from photonas.presets import PRESETS
-from photonas.training.metrics import psnr
-
-if TYPE_CHECKING:
-    import pandas as pd
+from photonas.training.data import DATA_ENV, default_dpst_dir
+from photonas.training.metrics import psnr, ssim
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_ENV = "PHOTONAS_DATA"
 #: Pairs shown by default: varied scenes; pair 23 is content == style (a self-transfer check).
 DEFAULT_PAIRS: tuple[int, ...] = (1, 5, 9, 14, 23, 38)
 GRID_COLUMNS: tuple[str, ...] = ("content", "style", "output", "output with masks")
@@ -63,45 +59,6 @@ LABEL_HEIGHT = 14
 MAX_CELL = 256
 # SSIM's default 7x7 window needs both sides at least 7 pixels.
 MIN_LONG_SIDE = 16
-
-
-def default_data_dir() -> Path:
-    """``$PHOTONAS_DATA/dpst`` if set, else ``<repo>/../shared/data/dpst``."""
-    env = os.environ.get(DATA_ENV)
-    return Path(env) / "dpst" if env else REPO_ROOT.parent / "shared" / "data" / "dpst"
-
-
-# ---- images and metrics ------------------------------------------------------------------
-
-
-def resized_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
-    """``(width, height)`` scaled so the longer side is ``long_side``, aspect ratio kept."""
-    width, height = size
-    scale = long_side / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def load_resized(path: str | os.PathLike, long_side: int, name: str = "image") -> np.ndarray:
-    """A photo as float32 ``(H, W, 3)`` in [0, 1], Lanczos-resized to ``long_side`` on float data."""
-    rgb = load_image(path, name=name).rgb
-    size = resized_size((rgb.shape[1], rgb.shape[0]), long_side)
-    if size == (rgb.shape[1], rgb.shape[0]):
-        return rgb
-    # Mode-F resizing per channel avoids an extra 8-bit rounding; Lanczos may ring past [0, 1].
-    channels = [np.asarray(Image.fromarray(rgb[..., c]).resize(size, Image.Resampling.LANCZOS)) for c in range(3)]
-    return np.clip(np.stack(channels, axis=-1), 0.0, 1.0).astype(np.float32)
-
-
-def ssim(reference: np.ndarray, output: np.ndarray) -> float:
-    """Structural similarity of float ``(H, W, 3)`` images in [0, 1] (7x7 window, per channel)."""
-    return float(
-        structural_similarity(reference.astype(np.float64), output.astype(np.float64), data_range=1.0, channel_axis=-1)
-    )
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _reconstruct(model: StyleTransferModel, rgb: np.ndarray, device: torch.device, precision: str) -> np.ndarray:
@@ -127,7 +84,7 @@ def evaluate_reconstruction(
     *,
     precision: str = "fp32",
     progress: bool = True,
-) -> pd.DataFrame | list[dict[str, Any]]:
+) -> pd.DataFrame:
     """PSNR and SSIM of ``model.reconstruct`` on every photo, resized to ``long_side``.
 
     Args:
@@ -139,8 +96,7 @@ def evaluate_reconstruction(
         progress: show a tqdm bar.
 
     Returns:
-        One row per photo (image, width, height, psnr, ssim, seconds): a pandas DataFrame when
-        pandas is installed, else a list of dicts.
+        One row per photo: image, width, height, psnr, ssim, seconds.
     """
     photos = sorted(Path(content_dir).glob("*.jpg")) if isinstance(content_dir, (str, os.PathLike)) else list(content_dir)
     if not photos:
@@ -148,14 +104,10 @@ def evaluate_reconstruction(
     device = torch.device(device)
     rows: list[dict[str, Any]] = []
     for index, path in enumerate(tqdm(photos, desc="reconstruct", unit="img", disable=not progress)):
-        reference = load_resized(path, long_side, name="content image")
+        reference = fit_long_side(load_image(path, name="content image").rgb, long_side)
         if index == 0:
             _reconstruct(model, reference, device, precision)  # warm-up: kernel selection, allocator
-        _sync(device)
-        start = time.perf_counter()
-        output = _reconstruct(model, reference, device, precision)
-        _sync(device)
-        seconds = time.perf_counter() - start
+        output, seconds = wall_time(partial(_reconstruct, model, reference, device, precision), device)
         rows.append(
             {
                 "image": path.name,
@@ -166,37 +118,18 @@ def evaluate_reconstruction(
                 "seconds": seconds,
             }
         )
-    return _as_table(rows)
-
-
-def _as_table(rows: list[dict[str, Any]]) -> pd.DataFrame | list[dict[str, Any]]:
-    try:
-        import pandas as pd
-    except ImportError:
-        return rows
     return pd.DataFrame(rows)
 
 
-def _records(table: pd.DataFrame | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return table.to_dict("records") if hasattr(table, "to_dict") else list(table)
-
-
-def write_table(table: pd.DataFrame | list[dict[str, Any]], path: str | os.PathLike) -> None:
-    """Write rows as CSV (pandas when the table is a DataFrame, else the csv module)."""
+def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write the rows as CSV."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    if hasattr(table, "to_csv"):
-        table.to_csv(path, index=False)
-        return
-    rows = _records(table)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    table.to_csv(path, index=False)
 
 
-def summarize(table: pd.DataFrame | list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(table: pd.DataFrame | Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Mean, median and worst PSNR and SSIM (with the worst image) and total model seconds."""
-    rows = _records(table)
+    rows = pd.DataFrame(table).to_dict("records")
     summary: dict[str, Any] = {"images": len(rows)}
     for metric in ("psnr", "ssim"):
         values = [float(r[metric]) for r in rows]
@@ -268,8 +201,9 @@ def sample_grid(
     rows: list[list[Image.Image]] = []
     for pair in tqdm(pairs, desc="samples", unit="pair", disable=not progress):
         nn = f"{pair:02d}"
-        content = load_resized(dpst / "content" / f"{nn}.jpg", long_side, name="content image")
-        style = load_resized(dpst / "style" / f"{nn}.jpg", long_side, name="style image")
+        content, style = (
+            fit_long_side(load_image(dpst / part / f"{nn}.jpg", name=f"{part} image").rgb, long_side) for part in ("content", "style")
+        )
         output = stylize(content, style, model=model)
         try:
             masked: Image.Image | None = stylize(
@@ -329,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reconstruction PSNR/SSIM and a stylisation sample grid on the DPST benchmark.",
     )
     parser.add_argument("--model", required=True, help=f"a preset ({', '.join(PRESETS)}) or a folder with config.json + model.safetensors")
-    parser.add_argument("--data", type=Path, default=None, help=f"DPST folder (default: ${DATA_ENV}/dpst, else {default_data_dir()})")
+    parser.add_argument("--data", type=Path, default=None, help=f"DPST folder (default: ${DATA_ENV}/dpst, else {default_dpst_dir()})")
     parser.add_argument("--long-side", type=_long_side, default=512, help="longer side of every evaluated image (default: 512)")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: CUDA, then MPS, then CPU)")
     parser.add_argument(
@@ -376,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help and argparse's own usage errors
         return int(stop.code or 0)
-    data = args.data or default_data_dir()
+    data = args.data or default_dpst_dir()
     if not data.is_dir():
         return _fail(f"DPST folder {data} not found: pass --data or set ${DATA_ENV}", 2)
     photos = content_photos(data)

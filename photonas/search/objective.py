@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -26,6 +26,7 @@ from torch import Tensor
 
 from photonas.arch import ArchCode
 from photonas.decoder import Decoder
+from photonas.device import wall_time
 from photonas.model import StyleTransferModel
 from photonas.training.data import RandomCrops, list_photos
 from photonas.training.losses import normalised_feature_mse
@@ -98,19 +99,10 @@ def fixed_pairs(data: str | Path, count: int, size: int, seed: int = 0) -> tuple
 
 def measure_latency_ms(model: StyleTransferModel, content: Tensor, style: Tensor, repeats: int = 5) -> float:
     """Median wall time (ms) of one full stylisation (style statistics included) on the model's device."""
-
-    def once() -> float:
-        if content.is_cuda:
-            torch.cuda.synchronize(content.device)
-        start = time.perf_counter()
-        model.stylize(content, style)
-        if content.is_cuda:
-            torch.cuda.synchronize(content.device)
-        return 1000 * (time.perf_counter() - start)
-
     with torch.no_grad():
-        once()  # warm-up: allocator, kernels, caches
-        return statistics.median(once() for _ in range(repeats))
+        model.stylize(content, style)  # warm-up: allocator, kernels, caches
+        seconds = [wall_time(partial(model.stylize, content, style), content.device)[1] for _ in range(repeats)]
+    return 1000 * statistics.median(seconds)
 
 
 class TeacherObjective:

@@ -20,9 +20,17 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from photonas.io import IMAGE_FORMATS
 
 #: BSDS500's validation photos: held out of training, used to choose recipes.
+#: Environment variable naming the shared data folder (its ``dpst/`` holds the benchmark pairs).
+DATA_ENV = "PHOTONAS_DATA"
 VAL_PREFIX = "val_"
 #: Seed of the held-out crops: the same for every run with the same crop size.
 VAL_SEED = 12345
+
+
+def default_dpst_dir() -> Path:
+    """``$PHOTONAS_DATA/dpst`` if set, else ``../shared/data/dpst`` beside the repository."""
+    env = os.environ.get(DATA_ENV)
+    return Path(env) / "dpst" if env else Path(__file__).resolve().parents[3] / "shared" / "data" / "dpst"
 
 
 def list_photos(root: str | os.PathLike, split: str = "train") -> list[Path]:

@@ -1,4 +1,4 @@
-"""The benchmark's inputs: pair numbers, resizing, the bundled and the DPST pairs."""
+"""The benchmark's inputs: pair numbers, the bundled and the DPST pairs."""
 
 from __future__ import annotations
 
@@ -8,15 +8,7 @@ import numpy as np
 import pytest
 from helpers import gradient_photo, label_halves
 
-from bench.pairs import (
-    QUICK_PAIRS,
-    default_data_dir,
-    fit_long_side,
-    load_dpst_pairs,
-    load_example_pairs,
-    parse_pairs,
-    resize_rgb,
-)
+from bench.pairs import QUICK_PAIRS, load_dpst_pairs, load_example_pairs, parse_pairs
 
 
 def test_parse_pairs_reads_ranges_lists_and_mixes() -> None:
@@ -25,16 +17,6 @@ def test_parse_pairs_reads_ranges_lists_and_mixes() -> None:
     for bad in ("3-x", "4-2", ""):
         with pytest.raises(ValueError, match="--pairs"):
             parse_pairs(bad)
-
-
-def test_resize_keeps_range_and_size() -> None:
-    rgb = np.asarray(gradient_photo((40, 30), 0), np.float32) / 255
-    out = resize_rgb(rgb, (20, 10))
-    assert out.shape == (10, 20, 3) and out.dtype == np.float32
-    assert 0.0 <= out.min() and out.max() <= 1.0
-    assert np.array_equal(resize_rgb(rgb, (40, 30)), rgb)  # already that size: unchanged
-    assert fit_long_side(rgb, 20).shape == (15, 20, 3)
-    assert fit_long_side(rgb.transpose(1, 0, 2), 20).shape == (20, 15, 3)
 
 
 def test_example_pairs_are_the_bundled_photos_at_the_long_side() -> None:
@@ -59,10 +41,3 @@ def test_dpst_pairs_load_photos_and_label_maps(tmp_path: Path) -> None:
     assert set(np.unique(pair.content_labels)) == set(np.unique(pair.style_labels)) and len(np.unique(pair.content_labels)) == 2
     (bare,) = load_dpst_pairs(tmp_path, [3], 30, with_labels=False)
     assert bare.content_labels is None and bare.style_labels is None
-
-
-def test_default_data_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("PHOTONAS_DATA", str(tmp_path))
-    assert default_data_dir() == tmp_path / "dpst"
-    monkeypatch.delenv("PHOTONAS_DATA")
-    assert default_data_dir().parts[-3:] == ("shared", "data", "dpst")

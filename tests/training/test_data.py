@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from helpers import gradient_photo
 
-from photonas.training.data import EpochSampler, RandomCrops, epoch_batches, held_out_crops, list_photos
+from photonas.training.data import (
+    EpochSampler,
+    RandomCrops,
+    default_dpst_dir,
+    epoch_batches,
+    held_out_crops,
+    list_photos,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -93,3 +102,10 @@ def test_held_out_crops_are_fixed_and_empty_without_val_photos(photos, tmp_path)
     gradient_photo((40, 30), 0).save(tmp_path / "img_0.jpg")
     assert held_out_crops(tmp_path, 2, 24).shape == (0, 3, 24, 24)
     assert held_out_crops(tmp_path / "missing", 2, 24).shape == (0, 3, 24, 24)
+
+
+def test_default_dpst_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PHOTONAS_DATA", str(tmp_path))
+    assert default_dpst_dir() == tmp_path / "dpst"
+    monkeypatch.delenv("PHOTONAS_DATA")
+    assert default_dpst_dir().parts[-3:] == ("shared", "data", "dpst")
