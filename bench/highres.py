@@ -22,6 +22,7 @@ import resource
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -89,64 +90,29 @@ def similarity(a: Path, b: Path) -> dict:
     }
 
 
+def _measure(args: argparse.Namespace, photo: Path, tag: str, mode: str, *extra: str) -> tuple[dict, Path]:
+    """One stylisation of ``photo`` in its own process, saved as ``runs/highres/<stem>_<tag>.png``."""
+    saved = ROOT / "runs" / "highres" / f"{photo.stem}_{tag}.png"
+    options = ["--content", str(photo), "--mode", mode, "--save", str(saved), *extra]
+    return _spawn([*options, "--style", str(args.style), "--threads", str(args.threads)]), saved
+
+
 def run(args: argparse.Namespace) -> int:
-    scratch = ROOT / "runs" / "highres"
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    common = ["--style", str(args.style), "--threads", str(args.threads)]
     rows: list[dict] = []
     for name in args.names:
-        photo = Path(args.photos) / name
-        stem = Path(name).stem
-        row = {"photo": name}
-        fast = _spawn(
-            [
-                "--content",
-                str(photo),
-                "--mode",
-                "fast",
-                "--max-side",
-                str(args.work),
-                "--save",
-                str(scratch / f"{stem}_fast.png"),
-                *common,
-            ]
-        )
-        row.update(
-            size=f"{fast['width']}x{fast['height']}",
-            megapixels=fast["megapixels"],
-            fast_seconds=fast["seconds"],
-            fast_peak_rss_mb=fast["peak_rss_mb"],
-        )
+        measure = partial(_measure, args, Path(args.photos) / name)
+        fast, fast_png = measure("fast", "fast", "--max-side", str(args.work))
+        row = {"photo": name, "size": f"{fast['width']}x{fast['height']}", "megapixels": fast["megapixels"],
+               "fast_seconds": fast["seconds"], "fast_peak_rss_mb": fast["peak_rss_mb"]}  # fmt: skip
         if name in args.exact_native:
-            exact = _spawn(
-                ["--content", str(photo), "--mode", "exact", "--save", str(scratch / f"{stem}_exact.png"), *common]
-            )
-            row.update(
-                exact_seconds=exact["seconds"],
-                exact_peak_rss_mb=exact["peak_rss_mb"],
-                **{
-                    f"native_{k}": v
-                    for k, v in similarity(scratch / f"{stem}_fast.png", scratch / f"{stem}_exact.png").items()
-                },
-            )
-        small = ["--content", str(photo), "--resize", str(args.compare_side), *common]
-        _spawn([*small, "--mode", "exact", "--save", str(scratch / f"{stem}_{args.compare_side}_exact.png")])
-        _spawn(
-            [
-                *small,
-                "--mode",
-                "fast",
-                "--max-side",
-                str(args.compare_work),
-                "--save",
-                str(scratch / f"{stem}_{args.compare_side}_fast.png"),
-            ]
-        )
-        row.update(
-            similarity(
-                scratch / f"{stem}_{args.compare_side}_fast.png", scratch / f"{stem}_{args.compare_side}_exact.png"
-            )
-        )
+            exact, exact_png = measure("exact", "exact")
+            native = {f"native_{k}": v for k, v in similarity(fast_png, exact_png).items()}
+            row.update(exact_seconds=exact["seconds"], exact_peak_rss_mb=exact["peak_rss_mb"], **native)
+        small = ("--resize", str(args.compare_side))
+        _, small_exact = measure(f"{args.compare_side}_exact", "exact", *small)
+        _, small_fast = measure(f"{args.compare_side}_fast", "fast", *small, "--max-side", str(args.compare_work))
+        row.update(similarity(small_fast, small_exact))
         rows.append(row)
         print(json.dumps(row), flush=True)
         result = {"machine": args.machine, "settings": vars(args) | {"photos": str(args.photos)}, "rows": rows}
@@ -173,18 +139,9 @@ def highres_markdown(result: dict) -> str:
         f"compared with each photo scaled to {settings['compare_side']} px and fast mode at {settings['compare_work']} "
         "px (the same upsampling ratio as at native size):",
         "",
-        *_table(
-            rows,
-            {
-                "photo": "photo",
-                "size": "size",
-                "megapixels": "MP",
-                "fast_seconds": "fast s",
-                "fast_peak_rss_mb": "fast peak RSS MB",
-                "ssim": f"SSIM fast vs exact ({settings['compare_side']} px)",
-                "psnr_db": "PSNR dB",
-            },
-        ),
+        *_table(rows, {"photo": "photo", "size": "size", "megapixels": "MP", "fast_seconds": "fast s",
+                       "fast_peak_rss_mb": "fast peak RSS MB",
+                       "ssim": f"SSIM fast vs exact ({settings['compare_side']} px)", "psnr_db": "PSNR dB"}),
         "",
     ]
     native = [row for row in rows if "exact_seconds" in row]
@@ -192,17 +149,9 @@ def highres_markdown(result: dict) -> str:
         lines += [
             "Exact mode at native size (tiles of 1024 px with halos, whole-image statistics in passes):",
             "",
-            *_table(
-                native,
-                {
-                    "photo": "photo",
-                    "megapixels": "MP",
-                    "exact_seconds": "exact s",
-                    "exact_peak_rss_mb": "exact peak RSS MB",
-                    "native_ssim": "SSIM fast vs exact (native)",
-                    "native_psnr_db": "PSNR dB",
-                },
-            ),
+            *_table(native, {"photo": "photo", "megapixels": "MP", "exact_seconds": "exact s",
+                             "exact_peak_rss_mb": "exact peak RSS MB", "native_ssim": "SSIM fast vs exact (native)",
+                             "native_psnr_db": "PSNR dB"}),
             "",
         ]
     return "\n".join(lines)
@@ -234,11 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     many.add_argument("--machine", default="this machine", help="what ran it, for the report")
     args = parser.parse_args(argv)
     if args.command == "one":
-        print(
-            json.dumps(
-                measure_one(args.content, args.style, args.mode, args.max_side, args.resize, args.save, args.threads)
-            )
-        )
+        print(json.dumps(measure_one(args.content, args.style, args.mode, args.max_side, args.resize, args.save, args.threads)))
         return 0
     return run(args)
 
