@@ -23,7 +23,7 @@ from dataclasses import replace
 from torch import Tensor
 
 from photonas.colour_grid import apply_colour_grid, fit_colour_grid, resize_long_side
-from photonas.highres.tiled import plan_tiles, stylize_tiled
+from photonas.highres.tiled import stylize_tiled
 from photonas.model import StyleTransferModel
 from photonas.options import WORK_SIDE, Options
 from photonas.padding import MIN_SIDE, pad_to_grid
@@ -32,15 +32,12 @@ from photonas.regions import RegionMatcher
 from photonas.style import StyleStats
 from photonas.transforms import resize_labels
 
-#: The raw output's options: exact mode, tiles of :data:`~photonas.options.DEFAULT_MAX_SIDE`.
-RAW = Options(raw=True)
-
 
 def stylize_highres(
     model: StyleTransferModel,
     content: Tensor,
     style: StyleStats,
-    options: Options = RAW,
+    options: Options = Options(raw=True),
     *,
     content_labels: Tensor | None = None,
 ) -> Tensor:
@@ -147,16 +144,3 @@ def stylize_photo(
     mapping, labels = fit_photo_mapping(model, content, style, options, content_labels=content_labels, regions=regions)
     return mapping.apply(content, labels, options.alpha)
 
-
-__all__ = [
-    "RAW",
-    "find_regions",
-    "fit_photo_mapping",
-    "stylize_photo",
-    "apply_colour_grid",
-    "fit_colour_grid",
-    "plan_tiles",
-    "resize_long_side",
-    "stylize_highres",
-    "stylize_tiled",
-]

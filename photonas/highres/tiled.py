@@ -29,7 +29,7 @@ from torch import Tensor
 from photonas.arch import PHOTONAS
 from photonas.highres.stats import NormTable, accumulate_regions, region_output_moments
 from photonas.model import StyleTransferModel
-from photonas.padding import MULTIPLE, crop, pad_to_grid
+from photonas.padding import MULTIPLE, Box, crop, pad_to_grid
 from photonas.style import StyleStats
 from photonas.transforms import (
     GLOBAL,
@@ -49,9 +49,6 @@ DEFAULT_HALO = 192
 _HALOS = {str(PHOTONAS): 128}
 #: Longest tile side (core plus halos) by default.
 DEFAULT_TILE = 1024
-
-Box = tuple[int, int, int, int]  # top, left, height, width in pixels of the padded image
-
 
 @dataclass(frozen=True)
 class Tile:
@@ -103,11 +100,6 @@ def plan_tiles(height: int, width: int, tile: int = DEFAULT_TILE, halo: int = DE
     ]
 
 
-def default_halo(model: StyleTransferModel) -> int:
-    """The halo that covers ``model``'s receptive field (see :data:`DEFAULT_HALO`)."""
-    return _HALOS.get(str(model.code), DEFAULT_HALO)
-
-
 @dataclass
 class _Gathering:
     """The in-decoder transfer position one pass measures, and its input moments so far."""
@@ -118,11 +110,6 @@ class _Gathering:
 
 class _Pause(Exception):
     """Raised inside a decode once the statistic a pass is gathering has been recorded."""
-
-
-def _crop_box(image: Tensor, box: Box) -> Tensor:
-    top, left, h, w = box
-    return image[..., top : top + h, left : left + w]
 
 
 def stylize_tiled(
@@ -150,7 +137,7 @@ def stylize_tiled(
             region, with the region's statistics over the whole image.
         tile: longest side the network sees at once (core plus halos), pixels.
         halo: context each side of a core, pixels (a multiple of 16); default: the
-            model's receptive field (:func:`default_halo`).
+            model's receptive field (:data:`DEFAULT_HALO`).
 
     Returns:
         ``(1, 3, H, W)`` float32 on the content's device.
@@ -168,13 +155,13 @@ def stylize_tiled(
     kwargs = {"alpha": alpha, "method": method, "config": config}
     padded, box = pad_to_grid(content)
     labels = pad_to_grid(content_labels)[0] if content_labels is not None else None
-    tiles = plan_tiles(padded.shape[-2], padded.shape[-1], tile, default_halo(model) if halo is None else halo)
+    tiles = plan_tiles(padded.shape[-2], padded.shape[-1], tile, _HALOS.get(str(model.code), DEFAULT_HALO) if halo is None else halo)
     if len(tiles) == 1:
         return model.stylize(content, style, content_labels=content_labels, **kwargs).float()
 
     def labels_at(piece: Tile, x: Tensor) -> Tensor | None:
         """The tile's labels at the resolution of ``x`` (computed on the tile's outer box)."""
-        return None if labels is None else resize_labels(_crop_box(labels, piece.outer), tuple(x.shape[-2:]))
+        return None if labels is None else resize_labels(crop(labels, piece.outer), tuple(x.shape[-2:]))
 
     def core_labels(piece: Tile, x: Tensor) -> Tensor | None:
         small = labels_at(piece, x)
@@ -182,7 +169,7 @@ def stylize_tiled(
 
     levels: dict[str, RegionMoments] = {}
     for piece in tiles:  # pass 1: encoder statistics
-        for level, feat in model.encode(_crop_box(padded, piece.outer)).items():
+        for level, feat in model.encode(crop(padded, piece.outer)).items():
             levels[level] = accumulate_regions(levels.get(level), piece.core_of(feat), core_labels(piece, feat))
     inputs: dict[str, RegionMoments] = {}
     maps: dict[str, RegionAffine] = {}
@@ -196,7 +183,7 @@ def stylize_tiled(
     while True:  # passes 2…: one per in-decoder transfer position, then the output
         gathering = _Gathering()
         for piece in tiles:
-            feats = model.encode(_crop_box(padded, piece.outer))
+            feats = model.encode(crop(padded, piece.outer))
             norms = NormTable()
             for level, feat in feats.items():
                 norms.add(feat, levels[level][GLOBAL])
