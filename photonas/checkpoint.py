@@ -88,10 +88,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 def _remove(tmp: Path) -> None:
     """Remove a temporary file if it was created; an unwritable folder may not let us look."""
-    try:
+    with contextlib.suppress(OSError):
         tmp.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 def write_json_atomic(path: str | os.PathLike, payload: object, indent: int = 2) -> None:

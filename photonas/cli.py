@@ -101,14 +101,6 @@ def _int_in(text: str, low: int, high: int | None = None) -> int:
     return value
 
 
-def _positive_int(text: str) -> int:
-    return _int_in(text, 1)
-
-
-def _quality(text: str) -> int:
-    return _int_in(text, 1, 100)
-
-
 def _smoothing(text: str) -> float:
     try:
         return check_smoothing(text)
@@ -147,7 +139,7 @@ _SHARED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     )),
     "device": (("--device",), dict(help="cpu, cuda, cuda:N or mps (default: CUDA, then MPS, then CPU)")),
     "max_pixels": (("--max-pixels",), dict(
-        type=_positive_int, metavar="N",
+        type=lambda text: _int_in(text, 1), metavar="N",
         help=f"refuse images larger than N pixels (default: ${MAX_PIXELS_ENV}, else {DEFAULT_MAX_PIXELS:,})",
     )),
 }  # fmt: skip
@@ -206,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _add(run, "style_mask")
     run.add_argument("--ext", type=_suffix, metavar="EXT", help="batch mode: output extension, e.g. png (default: each input's)")
-    run.add_argument("--quality", type=_quality, default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default: 95)")
+    run.add_argument("--quality", type=lambda text: _int_in(text, 1, 100), default=95, metavar="Q", help="JPEG/WebP quality 1-100 (default: 95)")
     _add(run, "mode", "max_side", "device", "max_pixels")
 
     preset = _command(
@@ -311,17 +303,12 @@ def _options(args: argparse.Namespace) -> Options:
         raise UsageError(str(err)) from None
 
 
-def _check_masks(args: argparse.Namespace) -> None:
-    """The library's pairing rules (:func:`photonas.masks.check_pairing`), as a usage error."""
-    try:
+def _stylize_command(args: argparse.Namespace) -> int:
+    options = _options(args)
+    try:  # the library's pairing rules, as a usage error
         check_pairing(args.content_mask, args.style_mask, auto=args.auto_regions, preset=is_preset(args.style))
     except ValueError as err:
         raise UsageError(f"{err} (--content-mask, --style-mask, --auto-regions)") from None
-
-
-def _stylize_command(args: argparse.Namespace) -> int:
-    options = _options(args)
-    _check_masks(args)
     if args.content.is_dir():
         return _stylize_folder(args, options)
     if args.ext is not None:
@@ -499,9 +486,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except KeyboardInterrupt:
         return 130
-    except UsageError as err:
+    except _RUNTIME_ERRORS as err:  # UsageError is a ValueError
         print(f"photonas: error: {_one_line(err)}", file=sys.stderr)
-        return 2
-    except _RUNTIME_ERRORS as err:
-        print(f"photonas: error: {_one_line(err)}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(err, UsageError) else 1
