@@ -16,7 +16,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -110,19 +112,6 @@ class BaselineMethod(NeuralMethod):
     model: BaselineModel
     config: WCTConfig = EXACT_WCT
     kind: str = "baseline"
-
-
-def _load_baseline(name: str, path: str | None, device: torch.device, precision: str) -> BaselineModel | Skipped:
-    """The trained baseline (``runs/baselines/<name>`` unless ``name=path``), or why not.
-
-    Converted for inference like photonas models (bf16 and channels-last where that is the
-    fast path), so the speed rows compare methods, not precisions.
-    """
-    try:
-        model = load_baseline(path or default_path(name), name, device)
-    except (FileNotFoundError, ValueError, OSError) as err:  # BaselineWeightsNotFoundError says how to train
-        return Skipped(name, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
-    return convert_for_inference(model, device, precision)
 
 
 def _tensors(pair: Pair, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
@@ -241,12 +230,20 @@ def parse_method_spec(spec: str) -> tuple[str, str | None]:
     return name, (path.strip() if sep else None)
 
 
-def _load(source: str, device: torch.device, precision: str) -> StyleTransferModel | Skipped:
-    """The model, or why not (missing weights, unreadable folder)."""
+def _loaded(load: Callable[[], Any]) -> Any:
+    """``load()``, or a :class:`Skipped` saying why not (missing weights, unreadable folder).
+
+    The weights-not-found errors are FileNotFoundErrors that say how to train or fetch them.
+    """
     try:
-        return load_model(source, device, precision)
-    except (FileNotFoundError, ValueError, OSError) as err:  # WeightsNotFoundError is a FileNotFoundError
+        return load()
+    except (FileNotFoundError, ValueError, OSError) as err:
         return Skipped("", f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+
+
+def _then(name: str, built: Any, make: Callable[[Any], Method]) -> Method | Skipped:
+    """``make(built)``, or, when ``built`` was skipped, the row ``name`` skipped for the same reason."""
+    return Skipped(name, built.reason) if isinstance(built, Skipped) else make(built)
 
 
 def build_methods(
@@ -272,68 +269,38 @@ def build_methods(
 
     def model(source: str) -> StyleTransferModel | Skipped:
         if source not in models:
-            models[source] = _load(source, device, precision)
+            models[source] = _loaded(partial(load_model, source, device, precision))
         return models[source]
+
+    def one(name: str, path: str | None) -> Method | Skipped:
+        """One unrefined row: a classical method, the published DPST outputs, a baseline or a neural model."""
+        if name in CLASSICAL and path is None:
+            return ClassicalMethod(name, CLASSICAL[name])
+        if name == "dpst" and path is None:
+            folder = Path(dpst_results) if dpst_results is not None else None
+            if folder is None or not folder.is_dir():
+                return Skipped(name, f"no published DPST outputs at {folder} (pass --data)")
+            return ReferenceMethod(name, folder)
+        if name in BASELINES:  # converted for inference like photonas models: the speed rows compare methods
+            load = partial(load_baseline, path or default_path(name), name, device)
+            baseline = _loaded(lambda: convert_for_inference(load(), device, precision))
+            return _then(name, baseline, partial(BaselineMethod, name, precision=precision))
+        base = name if name in ("adain", "wct") else None
+        source = path or (sources.get("photonas", "photonas") if base else name.removesuffix(RAW))
+        config = EXACT_WCT if base == "wct" else WCTConfig()
+        return _then(name, model(source), lambda net: NeuralMethod(name, net, base or "wct", config, precision=precision))
 
     methods: list[Method] = []
     skipped: list[Skipped] = []
-
-    def one(name: str, path: str | None) -> Method | Skipped:
-        return _build_one(name, path, sources, model, device, dpst_results, precision)
-
     for name, path in parsed:
         if name == AUTO:
             net = model(path or sources.get("photonas", "photonas"))
-            if isinstance(net, Skipped):
-                skipped.append(Skipped(name, net.reason))
-            else:
-                methods.append(AutoRegionsMethod(name, net, precision))
-            continue
-        if name.endswith(REFINED) or name in ("photonas", "photonet"):
+            built = _then(name, net, partial(AutoRegionsMethod, name, precision=precision))
+        elif name.endswith(REFINED) or name in ("photonas", "photonet"):
             base = name.removesuffix(REFINED)
             inner = one(base + RAW if base in ("photonas", "photonet") else base, path)
-            if isinstance(inner, Skipped):
-                skipped.append(Skipped(name, inner.reason))
-            else:
-                methods.append(RefinedMethod(name, inner))
-            continue
-        built = one(name, path)
+            built = _then(name, inner, partial(RefinedMethod, name))
+        else:
+            built = one(name, path)
         (skipped if isinstance(built, Skipped) else methods).append(built)
     return methods, skipped
-
-
-def _build_one(
-    name: str,
-    path: str | None,
-    sources: dict[str, str],
-    model: Callable[[str], StyleTransferModel | Skipped],
-    device: torch.device,
-    dpst_results: str | os.PathLike | None,
-    precision: str,
-) -> Method | Skipped:
-    """One unrefined row: a classical method, the published DPST outputs, a baseline or a neural model."""
-    if name in CLASSICAL and path is None:
-        return ClassicalMethod(name, CLASSICAL[name])
-    if name == "dpst" and path is None:
-        folder = Path(dpst_results) if dpst_results is not None else None
-        if folder is None or not folder.is_dir():
-            return Skipped(name, f"no published DPST outputs at {folder} (pass --data)")
-        return ReferenceMethod(name, folder)
-    if name in BASELINES:
-        baseline = _load_baseline(name, path, device, precision)
-        return (
-            Skipped(name, baseline.reason)
-            if isinstance(baseline, Skipped)
-            else BaselineMethod(name, baseline, precision=precision)
-        )
-    base = name if name in ("adain", "wct") else None
-    source = path or (sources.get("photonas", "photonas") if base else name.removesuffix(RAW))
-    loaded = model(source)
-    if isinstance(loaded, Skipped):
-        return Skipped(name, loaded.reason)
-    if base == "adain":
-        return NeuralMethod(name, loaded, "adain", precision=precision)
-    if base == "wct":
-        return NeuralMethod(name, loaded, "wct", EXACT_WCT, precision=precision)
-    return NeuralMethod(name, loaded, "wct", precision=precision)
-
