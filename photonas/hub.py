@@ -145,18 +145,16 @@ def load_pretrained(
             no such repo or file, offline without a cached copy).
         ValueError: an unusable ``config.json``, or weights that do not fit the code.
     """
-    default_code = get_preset(preset or model_type.preset).code
+    shipped = get_preset(preset or model_type.preset)
+    default_code, arch = shipped.code, ArchCode.parse(code) if code else None
     if source is None:
-        source = get_preset(preset or model_type.preset).weights_dir
+        source = shipped.weights_dir
         if not (source / WEIGHTS_NAME).is_file():
             raise _missing_weights(str(source / WEIGHTS_NAME), default_code)
     name = str(source)
     if os.path.isdir(name):
         config, weights = Path(name) / CONFIG_NAME, Path(name) / WEIGHTS_NAME
-        if code:
-            arch = ArchCode.parse(code)
-        else:
-            arch = read_config(config, str(config)) if config.is_file() else default_code
+        arch = arch or (read_config(config, str(config)) if config.is_file() else default_code)
         if not weights.is_file():
             raise _missing_weights(str(weights), arch)
     elif _looks_like_path(name):
@@ -164,10 +162,7 @@ def load_pretrained(
     else:
         hub = {"revision": revision, "cache_dir": cache_dir, "force_download": force_download,
                "local_files_only": local_files_only, "token": token}
-        if code:
-            arch = ArchCode.parse(code)
-        else:
-            arch = read_config(_from_hub(name, CONFIG_NAME, default_code, **hub), f"config.json of Hub repo {name!r}")
+        arch = arch or read_config(_from_hub(name, CONFIG_NAME, default_code, **hub), f"config.json of Hub repo {name!r}")
         weights = _from_hub(name, WEIGHTS_NAME, arch, **hub)
     model = model_type(arch)
     load_decoder_weights(model.decoder, weights)

@@ -302,12 +302,10 @@ def _assign(dist: Tensor, allowed: Tensor) -> Tensor:
     return dist.masked_fill(~allowed[None], float("inf")).argmin(1)
 
 
-def _drop_tiny(dist: Tensor, targets: Tensor, allowed: Tensor, min_fraction: float) -> Tensor:
-    """Disallow centroids whose label covers under ``min_fraction`` of the points, smallest first.
-
-    Returns the new ``allowed`` mask; at least one label always stays.
-    """
-    allowed = allowed.clone()
+def _drop_tiny(dist: Tensor, targets: Tensor, min_fraction: float) -> Tensor:
+    """The centroids allowed once those whose label covers under ``min_fraction`` of the points are
+    disallowed, smallest first; at least one label always stays."""
+    allowed = torch.ones_like(targets, dtype=torch.bool)
     while True:
         labels = targets[_assign(dist, allowed)]
         present, counts = labels.unique(return_counts=True)
@@ -359,10 +357,7 @@ class RegionMatcher:
             return torch.full((1, *size), self.flat_label, dtype=torch.int64, device=rows.device)
         targets = self.targets.to(rows.device)
         centroids = self.centroids.to(rows.device, rows.dtype)
-        allowed = _drop_tiny(
-            _sq_distances(desc.inside(), centroids), targets,
-            torch.ones_like(targets, dtype=torch.bool), self.config.min_fraction,
-        )
+        allowed = _drop_tiny(_sq_distances(desc.inside(), centroids), targets, self.config.min_fraction)
         centroids, targets = centroids[allowed], targets[allowed]
         if centroids.shape[0] == 1:
             return torch.full((1, *size), int(targets[0]), dtype=torch.int64, device=rows.device)
@@ -421,24 +416,20 @@ def fit_regions(
         content_desc = region_descriptors(content_feats, content_box, config, content_image)
         content_points = _samples(content_desc, config.max_samples)
 
-    if config.method == "joint":
-        style_centroids = kmeans(torch.cat([style_points, content_points]), config.regions,
-                                 iterations=config.iterations, seed=config.seed)
-    else:
-        style_centroids = kmeans(style_points, config.regions, iterations=config.iterations, seed=config.seed)
+    def clusters(points: Tensor) -> Tensor:
+        return kmeans(points, config.regions, iterations=config.iterations, seed=config.seed)
+
+    style_centroids = clusters(torch.cat([style_points, content_points]) if config.method == "joint" else style_points)
     # Style regions: drop tiny (or, for "joint", content-only) clusters so every label left has style pixels.
     style_ids = torch.arange(style_centroids.shape[0], device=style_centroids.device)
-    style_allowed = _drop_tiny(
-        _sq_distances(style_points, style_centroids), style_ids,
-        torch.ones_like(style_ids, dtype=torch.bool), config.min_fraction,
-    )
+    style_allowed = _drop_tiny(_sq_distances(style_points, style_centroids), style_ids, config.min_fraction)
     flat_label = style_centroids.shape[0]
     style_matcher = RegionMatcher(style_centroids[style_allowed], style_ids[style_allowed], config, flat_label)
     style_labels = style_matcher.label_descriptors(style_desc)
 
     if config.method != "separate":
         return style_matcher, style_labels
-    content_centroids = kmeans(content_points, config.regions, iterations=config.iterations, seed=config.seed)
+    content_centroids = clusters(content_points)
     nearest_style = _sq_distances(content_centroids, style_matcher.centroids).argmin(1)
     return RegionMatcher(content_centroids, style_matcher.targets[nearest_style], config, flat_label), style_labels
 

@@ -72,10 +72,6 @@ def check_smoothing(smoothing: float, name: str = "smoothing") -> float:
     return value
 
 
-def _thumbnail(frame: Tensor) -> Tensor:
-    return F.adaptive_avg_pool2d(frame.float(), _THUMB)
-
-
 class StableStylizer:
     """Stylise consecutive frames of one video so that they do not flicker (see the module docstring).
 
@@ -123,7 +119,7 @@ class StableStylizer:
 
     def __call__(self, frame: Tensor) -> Tensor:
         """One ``(1, 3, H, W)`` frame in [0, 1] → its stylisation, ``(1, 3, H, W)`` float32."""
-        thumb = _thumbnail(frame)
+        thumb = F.adaptive_avg_pool2d(frame.float(), _THUMB)
         if self._thumb is not None and (thumb - self._thumb).abs().mean() > CUT_THRESHOLD:
             self.reset()
         self._thumb = thumb
@@ -165,10 +161,6 @@ def _frame_rate(stream) -> Fraction:
     if not rate:
         raise ValueError("the video does not say its frame rate")
     return Fraction(rate)
-
-
-def _frame_count(stream) -> int | None:
-    return stream.frames or None
 
 
 def _decoded(container, video, audio) -> Iterator[tuple[str, object]]:
@@ -259,7 +251,7 @@ def stylize_video(
             encoder.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
             encoder.options = {"crf": str(int(crf))}
             copied = out.add_stream_from_template(audio) if audio is not None else None
-            bar = tqdm(total=_frame_count(video), desc="stylising", unit="frame", disable=not progress, file=sys.stderr)
+            bar = tqdm(total=video.frames or None, desc="stylising", unit="frame", disable=not progress, file=sys.stderr)
             with bar, torch.inference_mode():
                 for kind, item in _decoded(container, video, audio):
                     if kind == "audio":
