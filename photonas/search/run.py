@@ -20,16 +20,16 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import safetensors.torch
 import torch
-import torch.distributed as dist
 from tqdm import tqdm
 
 from photonas.arch import PHOTONAS, PHOTONET, ArchCode
 from photonas.checkpoint import save_safetensors_atomic
-from photonas.device import describe_device
+from photonas.device import describe_device, wall_time
 from photonas.model import PhotoNet, StyleTransferModel
 from photonas.search.evolution import AgingEvolution, EvolutionConfig
 from photonas.search.objective import ObjectiveWeights, Score, TeacherObjective, fixed_pairs
@@ -137,20 +137,6 @@ def crop_batches(data: str, crop: int, batch: int, seed: int) -> Iterator[torch.
     return epoch_batches(dataset, EpochSampler(len(dataset), seed), batch)
 
 
-def _gather(run: Dist, items: list) -> list:
-    """Every process's ``items`` (rank order) on every process."""
-    if run.world_size == 1:
-        return [items]
-    gathered: list = [None] * run.world_size
-    dist.all_gather_object(gathered, items)
-    return gathered
-
-
-def _barrier(run: Dist) -> None:
-    if run.world_size > 1:
-        dist.barrier()
-
-
 def _supernet(
     config: SearchConfig, teacher: StyleTransferModel, run: Dist, device: torch.device
 ) -> tuple[SuperNet, dict]:
@@ -172,26 +158,10 @@ def _supernet(
             "loss_last_tenth": sum(tail) / len(tail) if losses else None,
         }
         save_safetensors_atomic(net.full.state_dict(), path, {"info": json.dumps(info)})
-    _barrier(run)
+    run.barrier()
     net = SuperNet().to(device)
     net.full.load_state_dict(safetensors.torch.load_file(str(path), device=str(device)))
     return net.eval(), info
-
-
-class Evaluator:
-    """Scores codes with their shared weights, once per canonical code."""
-
-    def __init__(self, supernet: SuperNet, objective: TeacherObjective, cache: dict[str, Score]) -> None:
-        self.supernet, self.objective, self.cache = supernet, objective, cache
-
-    def __call__(self, code: ArchCode) -> tuple[Score, bool, float]:
-        """``(score, came from the cache, seconds)`` of ``code``."""
-        key = str(code.canonical())
-        if key in self.cache:
-            return self.cache[key], True, 0.0
-        started = time.perf_counter()
-        score = self.objective.score(self.supernet.extract(key))
-        return score, False, time.perf_counter() - started
 
 
 def search(config: SearchConfig, resume: bool = False) -> dict:
@@ -207,7 +177,7 @@ def search(config: SearchConfig, resume: bool = False) -> dict:
         raise FileExistsError(f"{state_path} exists: pass --resume to continue it, or choose another --out")
     if run.main:
         out.mkdir(parents=True, exist_ok=True)
-    _barrier(run)
+    run.barrier()
     started = time.perf_counter()
 
     teacher = PhotoNet.from_pretrained(config.teacher).to(device).eval()
@@ -218,7 +188,15 @@ def search(config: SearchConfig, resume: bool = False) -> dict:
     state = saved or SearchState(
         config.search_fields(), supernet=supernet_info, reference_latency_ms=objective.reference_latency_ms
     )
-    evaluate = Evaluator(supernet, objective, state.scores)
+
+    def evaluate(code: ArchCode) -> tuple[Score, bool, float]:
+        """``(score, came from the cache, seconds)`` of ``code`` with its shared weights, once per canonical code."""
+        key = str(code.canonical())
+        if key in state.scores:
+            return state.scores[key], True, 0.0
+        score, seconds = wall_time(partial(objective.score, supernet.extract(key)), device)
+        return score, False, seconds
+
     evolution = AgingEvolution(config.evolution)
     if saved is not None:
         evolution.load_state_dict(saved.evolution)
@@ -233,17 +211,11 @@ def search(config: SearchConfig, resume: bool = False) -> dict:
 
     batch = config.batch or run.world_size
     stopped_early = False
-    bar = tqdm(
-        total=config.evolution.evaluations,
-        initial=evolution.evaluated,
-        desc="search",
-        disable=not run.main,
-        mininterval=10,
-    )
+    bar = tqdm(total=config.evolution.evaluations, initial=evolution.evaluated, desc="search", disable=not run.main, mininterval=10)
     while not evolution.done:
         codes = evolution.ask(batch)
         mine = [(i, evaluate(c)) for i, c in enumerate(codes) if i % run.world_size == run.rank]
-        results = dict(item for part in _gather(run, mine) for item in part)
+        results = dict(item for part in run.gather(mine) for item in part)
         phase = "init" if evolution.initialising else "child"
         for i, code in enumerate(codes):
             state.record(log, evolution.evaluated + i, str(code), phase, results[i], i % run.world_size)
@@ -262,7 +234,7 @@ def search(config: SearchConfig, resume: bool = False) -> dict:
     if run.main:
         summary = report(config, state, objective, supernet, teacher, device, stopped_early)
         _save(state_path, state, evolution, run)
-    _barrier(run)
+    run.barrier()
     return summary
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
 
 from photonas.arch import ArchCode
@@ -219,6 +218,5 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         model.decoder.eval()
         model.save_pretrained(final)
         plot_losses(out / LOG_NAME, out / "loss.png")
-    if run.world_size > 1:
-        dist.barrier()
+    run.barrier()
     return final

@@ -84,6 +84,19 @@ class Dist:
         dist.all_reduce(shared, op=dist.ReduceOp.MAX)
         return bool(shared)
 
+    def gather(self, items: list) -> list[list]:
+        """Every process's ``items`` (rank order) on every process."""
+        if self.world_size == 1:
+            return [items]
+        gathered: list = [None] * self.world_size
+        dist.all_gather_object(gathered, items)
+        return gathered
+
+    def barrier(self) -> None:
+        """Wait until every process gets here."""
+        if self.world_size > 1:
+            dist.barrier()
+
 
 def init_distributed(device: torch.device) -> Dist:
     """Join the process group when launched by torchrun (``WORLD_SIZE`` set), else run alone."""
