@@ -211,7 +211,8 @@ def search(config: SearchConfig, resume: bool = False) -> dict:
 
     batch = config.batch or run.world_size
     stopped_early = False
-    bar = tqdm(total=config.evolution.evaluations, initial=evolution.evaluated, desc="search", disable=not run.main, mininterval=10)
+    total, done = config.evolution.evaluations, evolution.evaluated
+    bar = tqdm(total=total, initial=done, desc="search", disable=not run.main, mininterval=10)
     while not evolution.done:
         codes = evolution.ask(batch)
         mine = [(i, evaluate(c)) for i, c in enumerate(codes) if i % run.world_size == run.rank]

@@ -10,7 +10,6 @@ the same history as if the run had never stopped.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -18,19 +17,12 @@ from typing import Any
 
 from photonas.checkpoint import write_json_atomic
 from photonas.search.objective import Score
+from photonas.training.loop import CsvLog
 
 STATE_NAME = "state.json"
 HISTORY_NAME = "history.csv"
 #: Columns of the history CSV: which candidate, where it came from, then its :class:`Score`.
-HISTORY_FIELDS: tuple[str, ...] = (
-    "index",
-    "code",
-    "phase",
-    "cached",
-    "eval_s",
-    "rank",
-    *(f.name for f in fields(Score)),
-)
+HISTORY_FIELDS = ("index", "code", "phase", "cached", "eval_s", "rank", *(f.name for f in fields(Score)))
 
 
 def score_to_json(score: Score) -> dict:
@@ -43,39 +35,16 @@ def score_from_json(raw: dict) -> Score:
     return Score(**{k: (float("nan") if v is None else v) for k, v in raw.items()})
 
 
-class HistoryLog:
-    """The per-candidate CSV; ``keep`` rows of an existing file are kept (resume), the rest dropped."""
+class HistoryLog(CsvLog):
+    """The per-candidate CSV; a resume keeps the first ``keep`` rows (those its state accounts for)."""
 
     def __init__(self, path: Path, keep: int | None = None) -> None:
-        kept: list[dict[str, str]] = []
-        if keep is not None and path.exists():
-            with open(path, newline="") as f:
-                kept = list(csv.DictReader(f))[:keep]
-            if len(kept) < keep:
-                raise ValueError(f"cannot resume: {path} has {len(kept)} rows, the state expects {keep}")
-        self.file = open(path, "w", newline="")
-        self.writer = csv.DictWriter(self.file, HISTORY_FIELDS)
-        self.writer.writeheader()
-        self.writer.writerows(kept)
-        self.file.flush()
+        super().__init__(path, HISTORY_FIELDS, keep)
 
-    def write(self, index: int, code: str, phase: str, cached: bool, eval_s: float, rank: int, score: Score) -> None:
-        """Append one candidate's row and flush it to disk."""
-        self.writer.writerow(
-            {
-                "index": index,
-                "code": code,
-                "phase": phase,
-                "cached": int(cached),
-                "eval_s": f"{eval_s:.3f}",
-                "rank": rank,
-                **asdict(score),
-            }
-        )
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()
+    def kept(self, path: Path, rows: list[dict[str, str]], keep: int) -> list[dict[str, str]]:
+        if len(rows) < keep:
+            raise ValueError(f"cannot resume: {path} has {len(rows)} rows, the state expects {keep}")
+        return rows[:keep]
 
 
 @dataclass
@@ -116,7 +85,8 @@ class SearchState:
         score, cached, seconds = result
         self.scores[code] = score
         if log is not None:
-            log.write(index, code, phase, cached, seconds, rank, score)
+            row = {"index": index, "code": code, "phase": phase, "cached": int(cached), "eval_s": f"{seconds:.3f}", "rank": rank}
+            log.write(**row, **asdict(score))
             self.logged += 1
 
     def to_json(self) -> dict[str, Any]:

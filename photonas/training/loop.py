@@ -311,11 +311,16 @@ class CsvLog:
         kept: list[dict[str, str]] = []
         if resume_step is not None and path.exists():
             with open(path, newline="") as f:
-                kept = [row for row in csv.DictReader(f) if int(row["step"]) <= resume_step]
+                kept = self.kept(path, list(csv.DictReader(f)), resume_step)
         self.file = open(path, "w", newline="")
         self.writer = csv.DictWriter(self.file, fields)
         self.writer.writeheader()
         self.writer.writerows(kept)
+        self.file.flush()
+
+    def kept(self, path: Path, rows: list[dict[str, str]], resume_step: int) -> list[dict[str, str]]:
+        """The rows of an existing log a resumed run keeps: those up to its checkpoint's step."""
+        return [row for row in rows if int(row["step"]) <= resume_step]
 
     def write(self, **row: Any) -> None:
         """Append one row (None: an empty cell) and flush it to disk."""

@@ -54,13 +54,13 @@ def test_state_round_trip_and_bad_files(tmp_path: Path) -> None:
 
 def test_log_writes_rows_as_they_come_and_resume_drops_the_rest(tmp_path: Path) -> None:
     path = tmp_path / "history.csv"
-    log = HistoryLog(path)
+    log, state = HistoryLog(path), SearchState({})
     for i in range(3):
-        log.write(i, f"{i:032b}", "init", False, 0.5, 0, SCORE)
+        state.record(log, i, f"{i:032b}", "init", (SCORE, False, 0.5), 0)
         assert len(read_history(path)) == i + 1  # flushed at once
     log.close()
     resumed = HistoryLog(path, keep=2)
-    resumed.write(2, "1" * 32, "child", True, 0.0, 1, SCORE)
+    state.record(resumed, 2, "1" * 32, "child", (SCORE, True, 0.0), 1)
     resumed.close()
     rows = read_history(path)
     assert [r["code"] for r in rows] == [f"{0:032b}", f"{1:032b}", "1" * 32]
