@@ -1,17 +1,8 @@
-"""The ``photonas`` command: stylise photos or folders of photos, and save style presets.
-
-Examples:
-    photonas stylize content.jpg style.jpg -o out.jpg
-    photonas stylize photos/ style.jpg -o styled/ --ext png
-    photonas stylize content.jpg style.jpg -o out.png --content-mask content_seg.png --style-mask style_seg.png
-    photonas preset style.jpg -o dusk.safetensors
-    photonas stylize photos/ dusk.safetensors -o styled/
-    photonas stylize big.jpg style.jpg -o out.jpg --mode exact
-    photonas stylize content.jpg style.jpg -o paper.jpg --raw
-    photonas video in.mp4 style.jpg -o out.mp4
+"""The ``photonas`` command: stylise photos, folders of photos and videos, and save style presets.
 
 Every command is a thin layer over :mod:`photonas.api`: the device is chosen and the model
-loaded once here, then passed to the library for every image.
+loaded once here, then passed to the library for every image. Each command's examples are in
+its ``--help`` (the ``_*_EXAMPLES`` texts below).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from typing import Any
 from photonas.device import check_precision
 from photonas.padding import MIN_SIDE
 from photonas.refine import Refinement
-from photonas.transforms import TRANSFORMS, WCTConfig
+from photonas.transforms import WCTConfig, check_method
 
 MODES = ("exact", "fast")
 #: Longest side the network runs on at once by default, in either mode: about 3 GB peak on a CPU.
@@ -64,8 +64,7 @@ class Options:
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: the resolved defaults are written once, here
         set_(self, "alpha", _check_alpha(self.alpha))
-        if self.method not in TRANSFORMS:
-            raise ValueError(f"unknown transfer method {self.method!r}; choose one of {sorted(TRANSFORMS)}")
+        check_method(self.method)
         set_(self, "raw", bool(self.raw))
         mode = ("exact" if self.raw else "fast") if self.mode is None else self.mode
         if mode not in MODES:

@@ -281,6 +281,13 @@ class Affine:
 
 #: The transfers a map can be made for (:func:`transfer_map`).
 METHODS = ("wct", "adain")
+
+
+def check_method(method: str) -> None:
+    """``method`` is one of :data:`METHODS`."""
+    if method not in METHODS:
+        raise ValueError(f"unknown transfer method {method!r}; choose one of {sorted(METHODS)}")
+
 #: Added to AdaIN's content standard deviations (a flat channel gets no infinite gain).
 ADAIN_EPS = 1e-5
 
@@ -302,8 +309,7 @@ def transfer_map(
         alpha: style strength in [0, 1].
         config: regularisation of the whitening.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown transfer method {method!r}; choose one of {sorted(METHODS)}")
+    check_method(method)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha (style strength) must be in [0, 1], got {alpha}")
     with _full_precision(mean), torch.no_grad():
@@ -388,9 +394,6 @@ def adain(content: Tensor, style: FeatureStats, alpha: float = 1.0) -> Tensor:
         torch.Size([2, 8, 5, 5])
     """
     return _transfer(content, style, "adain", alpha, WCTConfig())
-
-
-TRANSFORMS = {"wct": wct, "adain": adain}
 
 
 def check_labels(labels: Tensor, batch: int | None = None) -> None:
@@ -569,8 +572,7 @@ def region_transfer(
     statistics, is transferred with the whole-image statistics of both sides instead.
     Without ``content_labels`` (``(B, H, W)`` at any resolution) this is a global transfer.
     """
-    if method not in TRANSFORMS:
-        raise ValueError(f"unknown transfer method {method!r}; choose one of {sorted(TRANSFORMS)}")
+    check_method(method)
     if content_labels is not None:
         check_labels(content_labels, batch=content.shape[0])
     if content_labels is None or len(style) == 1:
