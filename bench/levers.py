@@ -35,7 +35,7 @@ from torch import nn
 
 from bench.machine import machine_facts, machine_slug
 from bench.markdown import markdown_table
-from bench.pairs import load_dpst_pairs, load_example_pairs, parse_pairs
+from bench.pairs import REPO_ROOT, load_dpst_pairs, load_example_pairs, parse_pairs
 from bench.speed import RESOLUTIONS, time_call
 from photonas.device import choose_device, cpu_has_native_bf16
 from photonas.io import image_to_tensor
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown or names[:1] != ["reference"]:
         print(f"error: configs must start with reference and be among {', '.join(CONFIGS)}", file=sys.stderr)
         return 2
-    data = args.data or default_dpst_dir()
+    data = args.data or default_dpst_dir(REPO_ROOT)
     if (data / "content").is_dir():
         pairs = load_dpst_pairs(data, parse_pairs(args.pairs), args.long_side, with_labels=False)
         described = f"DPST pairs {args.pairs}"

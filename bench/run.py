@@ -93,7 +93,7 @@ def _inputs(args: argparse.Namespace, data: Path) -> tuple[list[Pair], list[bool
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    data = args.data or default_dpst_dir()
+    data = args.data or default_dpst_dir(REPO_ROOT)
     specs = list(args.methods) if args.methods else [*DEFAULT_METHODS, *([] if args.quick else ["dpst"])]
     speed_sizes = args.speed_sizes or ("64" if args.quick else "512,1024")
     try:

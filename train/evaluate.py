@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reconstruction PSNR/SSIM and a stylisation sample grid on the DPST benchmark.",
     )
     parser.add_argument("--model", required=True, help=f"a preset ({', '.join(PRESETS)}) or a folder with config.json + model.safetensors")
-    parser.add_argument("--data", type=Path, default=None, help=f"DPST folder (default: ${DATA_ENV}/dpst, else {default_dpst_dir()})")
+    parser.add_argument("--data", type=Path, default=None, help=f"DPST folder (default: ${DATA_ENV}/dpst, else {default_dpst_dir(REPO_ROOT)})")
     parser.add_argument("--long-side", type=_long_side, default=512, help="longer side of every evaluated image (default: 512)")
     parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: CUDA, then MPS, then CPU)")
     parser.add_argument(
@@ -310,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help and argparse's own usage errors
         return int(stop.code or 0)
-    data = args.data or default_dpst_dir()
+    data = args.data or default_dpst_dir(REPO_ROOT)
     if not data.is_dir():
         return _fail(f"DPST folder {data} not found: pass --data or set ${DATA_ENV}", 2)
     photos = content_photos(data)

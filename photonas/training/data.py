@@ -27,10 +27,11 @@ VAL_PREFIX = "val_"
 VAL_SEED = 12345
 
 
-def default_dpst_dir() -> Path:
-    """``$PHOTONAS_DATA/dpst`` if set, else ``../shared/data/dpst`` beside the repository."""
+def default_dpst_dir(repo: Path) -> Path:
+    """``$PHOTONAS_DATA/dpst`` if set, else ``shared/data/dpst`` beside the checkout ``repo`` (the
+    benchmark's and the training scripts' own folder: the package may be installed elsewhere)."""
     env = os.environ.get(DATA_ENV)
-    return Path(env) / "dpst" if env else Path(__file__).resolve().parents[3] / "shared" / "data" / "dpst"
+    return Path(env) / "dpst" if env else repo.parent / "shared" / "data" / "dpst"
 
 
 def list_photos(root: str | os.PathLike, split: str = "train") -> list[Path]:

@@ -106,6 +106,6 @@ def test_held_out_crops_are_fixed_and_empty_without_val_photos(photos, tmp_path)
 
 def test_default_dpst_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PHOTONAS_DATA", str(tmp_path))
-    assert default_dpst_dir() == tmp_path / "dpst"
+    assert default_dpst_dir(tmp_path / "repo") == tmp_path / "dpst"
     monkeypatch.delenv("PHOTONAS_DATA")
-    assert default_dpst_dir().parts[-3:] == ("shared", "data", "dpst")
+    assert default_dpst_dir(tmp_path / "repo") == tmp_path / "shared" / "data" / "dpst"
