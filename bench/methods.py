@@ -1,9 +1,9 @@
 """The benchmark's methods: one table, one call, ``method.run(pair) -> rgb``.
 
 Every method takes a :class:`~bench.pairs.Pair` (float ``(H, W, 3)`` sRGB arrays in [0, 1], and
-optional integer ``(H, W)`` label maps) and returns the stylised content, same size, in [0, 1]. A method whose weights
-are missing is not an error: :func:`build_methods` returns it as a :class:`Skipped` row with
-the reason, so one absent checkpoint never stops a benchmark run.
+optional integer ``(H, W)`` label maps) and returns the stylised content, same size, in [0, 1].
+A method whose weights are missing is not an error: :func:`build_methods` returns it as a
+:class:`Skipped` row with the reason, so one absent checkpoint never stops a benchmark run.
 
 Examples:
     >>> methods, skipped = build_methods(["photonas", "reinhard"], device="cpu")  # doctest: +SKIP

@@ -281,15 +281,14 @@ class Affine:
 
 #: The transfers a map can be made for (:func:`transfer_map`).
 METHODS = ("wct", "adain")
+#: Added to AdaIN's content standard deviations (a flat channel gets no infinite gain).
+ADAIN_EPS = 1e-5
 
 
 def check_method(method: str) -> None:
     """``method`` is one of :data:`METHODS`."""
     if method not in METHODS:
         raise ValueError(f"unknown transfer method {method!r}; choose one of {sorted(METHODS)}")
-
-#: Added to AdaIN's content standard deviations (a flat channel gets no infinite gain).
-ADAIN_EPS = 1e-5
 
 
 def transfer_map(

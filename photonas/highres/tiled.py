@@ -50,6 +50,7 @@ _HALOS = {str(PHOTONAS): 128}
 #: Longest tile side (core plus halos) by default.
 DEFAULT_TILE = 1024
 
+
 @dataclass(frozen=True)
 class Tile:
     """One piece of the padded image.
@@ -155,7 +156,8 @@ def stylize_tiled(
     kwargs = {"alpha": alpha, "method": method, "config": config}
     padded, box = pad_to_grid(content)
     labels = pad_to_grid(content_labels)[0] if content_labels is not None else None
-    tiles = plan_tiles(padded.shape[-2], padded.shape[-1], tile, _HALOS.get(str(model.code), DEFAULT_HALO) if halo is None else halo)
+    halo = _HALOS.get(str(model.code), DEFAULT_HALO) if halo is None else halo
+    tiles = plan_tiles(padded.shape[-2], padded.shape[-1], tile, halo)
     if len(tiles) == 1:
         return model.stylize(content, style, content_labels=content_labels, **kwargs).float()
 

@@ -19,9 +19,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from photonas.io import IMAGE_FORMATS
 
-#: BSDS500's validation photos: held out of training, used to choose recipes.
 #: Environment variable naming the shared data folder (its ``dpst/`` holds the benchmark pairs).
 DATA_ENV = "PHOTONAS_DATA"
+#: BSDS500's validation photos: held out of training, used to choose recipes.
 VAL_PREFIX = "val_"
 #: Seed of the held-out crops: the same for every run with the same crop size.
 VAL_SEED = 12345
